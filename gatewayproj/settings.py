@@ -1,0 +1,172 @@
+"""Django settings for the oauthgw project.
+
+Everything an operator changes comes from the environment (see README,
+"Configuration"); the defaults run the gateway on SQLite, a local-memory cache and
+the development authorization server. The gateway's own keys live in
+``oauthgw.conf`` (``OAUTHGW_*`` variables), the toolkit's in ``OAUTH2_PROVIDER``.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from gatewayproj.env import env_bool, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# The fallback key is for local development only; `check --deploy` flags it.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or "django-insecure-oauthgw-development-key-change-me"
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "oauth2_provider",
+    "oauthgw",
+    "helloworld",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gatewayproj.urls"
+WSGI_APPLICATION = "gatewayproj.wsgi.application"
+ASGI_APPLICATION = "gatewayproj.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_REDIS_URL = env_str("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _REDIS_URL}
+        if _REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "oauthgw"}
+    )
+}
+
+# Staff passwords keep Django's slow default; the fast hasher is appended (never
+# first) and used only for machine-generated client secrets (see oauthgw.hashers).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "oauthgw.hashers.ClientSecretHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the app folders until collectstatic has run.
+WHITENOISE_USE_FINDERS = True
+
+# --- OAuth 2.0 -------------------------------------------------------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
+
+OAUTH2_PROVIDER = {
+    "OAUTH2_SERVER_CLASS": "oauthgw.server.GatewayServer",
+    "OAUTH2_VALIDATOR_CLASS": "oauthgw.validators.GatewayOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "oauthgw.scopes.ApplicationScopes",
+    "SCOPES": {"hello": "Call the HelloWorld API"},
+    "CLIENT_SECRET_HASHER": "oauthgw_hmac_sha256",
+    "APPLICATION_ADMIN_CLASS": "oauthgw.admin.ApplicationAdmin",
+    # Defaults for clients that do not set their own lifetimes.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 14 * 24 * 3600,
+    # Rotate on every use; replaying a used refresh token revokes its family.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Must stay 0: with hashed storage a retry inside a grace window fails with a 500.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # RFC 9700: store only token checksums; no tokens in URLs.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    # The password grant is the product; it is off per client unless granted.
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
+    # RFC 8414 metadata: exactly what is served.
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["password", "refresh_token", "client_credentials"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": [],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth2_provider.contrib.rest_framework.OAuth2Authentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["oauth2_provider.contrib.rest_framework.TokenHasScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "gatewayproj.resource_server.bearer_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Logging: no token, secret or password ever reaches a log line ------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # oauthlib logs refresh tokens and request bodies at DEBUG.
+        "oauthlib": {"level": "WARNING"},
+        "requests_oauthlib": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # The toolkit's DEBUG lines are noise; its INFO and above are kept.
+        "oauth2_provider": {"level": "INFO"},
+    },
+}

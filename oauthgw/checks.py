@@ -1,0 +1,82 @@
+"""System checks: refuse to start on a configuration that cannot work, say how to fix it."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from oauth2_provider.settings import oauth2_settings
+
+from oauthgw.conf import DEFAULTS, gateway_settings
+from oauthgw.models import ResourceOwner
+
+
+@register()
+def check_gateway_settings(app_configs, **kwargs):
+    problems = []
+    url = urlsplit(gateway_settings.UPSTREAM_TOKEN_URL)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        problems.append(
+            Error(
+                "OAUTHGW_UPSTREAM_TOKEN_URL is not an http(s) URL.",
+                hint="Set it to the external authorization server's token endpoint.",
+                id="oauthgw.E001",
+            )
+        )
+    if gateway_settings.INVALID_GRANT_STATUS not in (400, 401):
+        problems.append(
+            Error("OAUTHGW_INVALID_GRANT_STATUS must be 400 or 401.", hint="401 (default) or 400.", id="oauthgw.E002")
+        )
+    if not gateway_settings.UPSTREAM_TIMEOUT > 0:
+        problems.append(Error("OAUTHGW_UPSTREAM_TIMEOUT must be positive seconds.", id="oauthgw.E003"))
+    subject_limit = ResourceOwner._meta.get_field("subject").max_length
+    if gateway_settings.MAX_USERNAME_LENGTH > subject_limit:
+        problems.append(
+            Error(f"OAUTHGW_MAX_USERNAME_LENGTH may be at most {subject_limit}.", id="oauthgw.E004")
+        )
+    return problems
+
+
+@register()
+def check_toolkit_settings(app_configs, **kwargs):
+    problems = []
+    if oauth2_settings.REFRESH_TOKEN_GRACE_PERIOD_SECONDS:
+        problems.append(
+            Error(
+                "REFRESH_TOKEN_GRACE_PERIOD_SECONDS must be 0.",
+                hint="With hashed token storage the toolkit answers a retry inside the grace window with a 500.",
+                id="oauthgw.E010",
+            )
+        )
+    hasher = oauth2_settings.CLIENT_SECRET_HASHER
+    hasher_paths = settings.PASSWORD_HASHERS
+    if hasher != "default" and not any(path.endswith("ClientSecretHasher") for path in hasher_paths[1:]):
+        problems.append(
+            Error(
+                "The client-secret hasher must be in PASSWORD_HASHERS, after the first entry.",
+                hint="Append oauthgw.hashers.ClientSecretHasher; first place would hash staff passwords with it.",
+                id="oauthgw.E011",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_upstream(app_configs, **kwargs):
+    problems = []
+    if gateway_settings.UPSTREAM_TOKEN_URL == DEFAULTS["UPSTREAM_TOKEN_URL"]:
+        problems.append(
+            Warning(
+                "The gateway forwards passwords to the development authorization server.",
+                hint="Set OAUTHGW_UPSTREAM_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET.",
+                id="oauthgw.W001",
+            )
+        )
+    elif urlsplit(gateway_settings.UPSTREAM_TOKEN_URL).scheme != "https":
+        problems.append(
+            Warning(
+                "Resource-owner passwords are forwarded over plain HTTP.",
+                hint="Use an https:// OAUTHGW_UPSTREAM_TOKEN_URL outside a trusted network.",
+                id="oauthgw.W002",
+            )
+        )
+    return problems

@@ -1,0 +1,102 @@
+"""The gateway's own settings: one object over the ``OAUTHGW`` dict.
+
+Precedence, lowest first: the defaults below, then ``OAUTHGW_<KEY>`` environment
+variables (12-factor deployment), then an ``OAUTHGW`` dict in Django settings
+(what tests override). Unknown keys raise so that a typo never silently falls back
+to a default. django-oauth-toolkit's own keys stay in ``OAUTH2_PROVIDER``.
+"""
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    # The external authorization server that vouches for resource owners. The
+    # default is the development server the project ships (scripts/).
+    "UPSTREAM_TOKEN_URL": "http://127.0.0.1:9011/token",
+    "UPSTREAM_CLIENT_ID": "oauthgw",
+    "UPSTREAM_CLIENT_SECRET": "oauthgw-dev-secret",
+    "UPSTREAM_SCOPE": "",
+    "UPSTREAM_TIMEOUT": 5.0,
+    # An upstream answer larger than this is treated as a fault, not parsed.
+    "UPSTREAM_MAX_RESPONSE_BYTES": 65536,
+    # Worker threads per process that may wait on the upstream at once.
+    "UPSTREAM_MAX_CONCURRENCY": 32,
+    # What a client is told to wait after a 503 temporarily_unavailable.
+    "UPSTREAM_RETRY_AFTER": 5,
+    # 401 follows the source document; 400 is strict RFC 6749 section 5.2.
+    "INVALID_GRANT_STATUS": 401,
+    "REALM": "oauthgw",
+    # How many reverse proxies in front of the gateway append to X-Forwarded-For.
+    # 0 trusts no header: the client IP is the socket's peer.
+    "TRUSTED_PROXY_COUNT": 0,
+    # Token-endpoint request limits (hostile input is refused before any work).
+    "MAX_TOKEN_REQUEST_BYTES": 8192,
+    "MAX_USERNAME_LENGTH": 256,
+    "MAX_PASSWORD_LENGTH": 1024,
+}
+
+ENV_PREFIX = "OAUTHGW_"
+
+
+def _coerce(key: str, raw: str) -> Any:
+    default = DEFAULTS[key]
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{ENV_PREFIX}{key}={raw!r} is not a valid {type(default).__name__}"
+        ) from exc
+    return raw
+
+
+class GatewaySettings:
+    """Attribute access to the gateway settings, computed once and reset on change."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        values = dict(DEFAULTS)
+        for key in DEFAULTS:
+            raw = os.environ.get(ENV_PREFIX + key)
+            if raw is not None and raw != "":
+                values[key] = _coerce(key, raw)
+        overrides = getattr(settings, "OAUTHGW", {}) or {}
+        unknown = sorted(set(overrides) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(f"Unknown OAUTHGW setting(s): {', '.join(unknown)}")
+        values.update(overrides)
+        return values
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if self._values is None:
+            self._values = self._load()
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"Unknown OAUTHGW setting: {key}") from None
+
+    def reload(self) -> None:
+        self._values = None
+
+
+gateway_settings = GatewaySettings()
+
+
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == "OAUTHGW":
+        gateway_settings.reload()
+
+
+setting_changed.connect(_reload_on_change)

@@ -1,0 +1,73 @@
+"""What RFC 7662 introspection may say about a token: everything if active, else nothing."""
+
+import hashlib
+
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+from oauthgw import lifetimes
+
+INACTIVE = {"active": False}
+
+
+def _owner_claims(token) -> dict:
+    claims = {"client_id": token.application.client_id}
+    owner = getattr(token.user, "resource_owner", None) if token.user_id else None
+    if owner is not None:
+        claims["username"] = owner.subject
+    return claims
+
+
+def _access_token_claims(checksum: str) -> dict | None:
+    token = (
+        get_access_token_model()
+        .objects.select_related("application", "user__resource_owner")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if token is None or token.application is None:
+        return None
+    if not token.is_valid() or not token.application.enabled:
+        return INACTIVE
+    return {
+        "active": True,
+        "token_type": "Bearer",
+        "scope": token.scope,
+        "exp": int(token.expires.timestamp()),
+        "iat": int(token.created.timestamp()),
+        **_owner_claims(token),
+    }
+
+
+def _refresh_token_claims(checksum: str) -> dict | None:
+    token = (
+        get_refresh_token_model()
+        .objects.select_related("application", "user__resource_owner", "access_token")
+        .filter(token_checksum=checksum, revoked__isnull=True)
+        .first()
+    )
+    if token is None or token.application is None:
+        return None
+    expires = token.created + lifetimes.refresh_token_lifetime(token.application)
+    if expires <= timezone.now() or not token.application.enabled or token.access_token is None:
+        return INACTIVE
+    return {
+        "active": True,
+        "token_type": "refresh_token",
+        "scope": token.access_token.scope,
+        "exp": int(expires.timestamp()),
+        "iat": int(token.created.timestamp()),
+        **_owner_claims(token),
+    }
+
+
+def token_introspect(*, token: str, token_type_hint: str = "") -> dict:
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    lookups = [_access_token_claims, _refresh_token_claims]
+    if token_type_hint == "refresh_token":
+        lookups.reverse()
+    for lookup in lookups:
+        claims = lookup(checksum)
+        if claims is not None:
+            return claims
+    return INACTIVE

@@ -1,0 +1,122 @@
+"""Checks on the raw token request, before any client lookup or upstream call.
+
+The toolkit keeps the last of repeated parameters and decodes bodies leniently;
+RFC 6749 section 3.2 says parameters MUST NOT repeat, and hostile input should
+cost the gateway nothing. Everything here is a clear 400 ``invalid_request``
+(or 401 ``invalid_client`` for a broken Basic header).
+"""
+
+import base64
+import binascii
+from urllib.parse import parse_qsl, unquote_plus
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthgw import grants
+from oauthgw.conf import gateway_settings
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def _body(request: HttpRequest) -> bytes:
+    limit = gateway_settings.MAX_TOKEN_REQUEST_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        raise errors.InvalidRequestError(description=f"The request body exceeds {limit} bytes.")
+    try:
+        body = request.body
+    except RequestDataTooBig as exc:
+        raise errors.InvalidRequestError(description=f"The request body exceeds {limit} bytes.") from exc
+    if len(body) > limit:
+        raise errors.InvalidRequestError(description=f"The request body exceeds {limit} bytes.")
+    return body
+
+
+def _check_content_type(request: HttpRequest) -> None:
+    media_type, _, params = (request.META.get("CONTENT_TYPE") or "").partition(";")
+    if media_type.strip().lower() != FORM_CONTENT_TYPE:
+        raise errors.InvalidRequestError(description=f"The body must be {FORM_CONTENT_TYPE}.")
+    charset = params.strip().lower().removeprefix("charset=").strip('"')
+    if params.strip() and charset not in {"utf-8", "utf8"}:
+        raise errors.InvalidRequestError(description="The body must be encoded as UTF-8.")
+
+
+def _parameters(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise errors.InvalidRequestError(description="The body is not valid UTF-8 form data.") from exc
+    parameters: dict[str, str] = {}
+    for name, value in pairs:
+        if name in parameters:
+            raise errors.InvalidRequestError(description=f"The parameter {name!r} is repeated.")
+        if "\x00" in name or "\x00" in value:
+            raise errors.InvalidRequestError(description="Parameters must not contain NUL characters.")
+        parameters[name] = value
+    return parameters
+
+
+def _basic_client_id(request: HttpRequest) -> str | None:
+    """The client id in a Basic header, None without one; raise if it is malformed."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise errors.InvalidClientError(description="Client authentication must use HTTP Basic.")
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise errors.InvalidClientError(description="The Basic credentials are malformed.") from exc
+    client_id, colon, _ = decoded.partition(":")
+    if not colon or not client_id or "\x00" in decoded:
+        raise errors.InvalidClientError(description="The Basic credentials are malformed.")
+    return unquote_plus(client_id)
+
+
+def _check_client_authentication(request: HttpRequest, parameters: dict[str, str]) -> None:
+    basic_client_id = _basic_client_id(request)
+    if basic_client_id is None:
+        return
+    # RFC 6749 section 2.3: one authentication method per request.
+    if "client_secret" in parameters:
+        raise errors.InvalidRequestError(
+            description="Send client credentials either in the Basic header or in the body, not both."
+        )
+    body_client_id = parameters.get("client_id")
+    if body_client_id and body_client_id != basic_client_id:
+        raise errors.InvalidRequestError(description="client_id in the body differs from the Basic header.")
+
+
+def _check_grant(parameters: dict[str, str]) -> None:
+    grant_type = parameters.get("grant_type", "")
+    if not grant_type:
+        raise errors.InvalidRequestError(description="The grant_type parameter is missing.")
+    if grant_type not in grants.SERVED:
+        raise errors.UnsupportedGrantTypeError(description=f"Supported grant types: {', '.join(grants.SERVED)}.")
+    if grant_type == grants.PASSWORD:
+        _check_password_parameters(parameters)
+    if grant_type == grants.REFRESH_TOKEN and not parameters.get("refresh_token"):
+        raise errors.InvalidRequestError(description="The refresh_token parameter is missing.")
+
+
+def _check_password_parameters(parameters: dict[str, str]) -> None:
+    limits = {"username": gateway_settings.MAX_USERNAME_LENGTH, "password": gateway_settings.MAX_PASSWORD_LENGTH}
+    for name, limit in limits.items():
+        value = parameters.get(name, "")
+        if not value:
+            raise errors.InvalidRequestError(description=f"The {name} parameter is missing or empty.")
+        if len(value) > limit:
+            raise errors.InvalidRequestError(description=f"The {name} parameter exceeds {limit} characters.")
+
+
+def check_token_request(request: HttpRequest) -> None:
+    """Raise an oauthlib ``OAuth2Error`` describing the first problem found."""
+    body = _body(request)
+    _check_content_type(request)
+    parameters = _parameters(body)
+    _check_client_authentication(request, parameters)
+    _check_grant(parameters)

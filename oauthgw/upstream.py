@@ -1,0 +1,190 @@
+"""The one place that speaks HTTP to external authorization servers.
+
+It forwards a resource owner's username and password as an RFC 6749 section 4.3
+password-grant request and says whether the server accepted them. It imports no
+models and no views. The password exists only in the arguments of one call: it
+is never stored, logged or put into an exception message.
+
+Outcomes are kept apart all the way to the client: an answer of "no" is an
+``UpstreamVerdict`` with ``accepted=False``; anything that is not a clear answer
+(refused connection, timeout, 5xx, a body that is not a token response, a body
+too large) raises ``UpstreamUnavailable``.
+"""
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from urllib.parse import quote_plus
+
+import requests
+
+# The upstream said the request itself is wrong; that is the gateway's
+# configuration (its client credentials or grant), not the user's password.
+_MISCONFIGURATION_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
+_REJECTION_STATUSES = frozenset({400, 401, 403})
+_CHUNK_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """Where and how to reach one external authorization server."""
+
+    name: str
+    token_url: str
+    client_id: str
+    client_secret: str = ""
+    scope: str = ""
+    timeout: float = 5.0
+    max_response_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class UpstreamVerdict:
+    """The authorization server's clear answer about a username and password."""
+
+    accepted: bool
+    status: int
+    latency: float
+
+
+class UpstreamUnavailable(Exception):
+    """The authorization server gave no clear answer. ``kind`` names the fault."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+class _Transport:
+    """A pooled session and a bounded set of worker threads, one per process.
+
+    The call runs in a worker so the caller can stop waiting at a hard deadline:
+    socket timeouts bound each read, not a server that drips bytes slowly.
+    """
+
+    def __init__(self, max_workers: int):
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max_workers)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="upstream")
+
+
+_transport: _Transport | None = None
+_transport_pid: int | None = None
+_transport_lock = threading.Lock()
+
+
+def _get_transport(max_workers: int) -> _Transport:
+    # Created lazily and again after a fork: gunicorn workers must not share
+    # sockets or threads with the master.
+    global _transport, _transport_pid
+    with _transport_lock:
+        if _transport is None or _transport_pid != os.getpid():
+            _transport = _Transport(max_workers)
+            _transport_pid = os.getpid()
+        return _transport
+
+
+def _basic_auth_header(client_id: str, client_secret: str) -> tuple[str, str]:
+    # RFC 6749 section 2.3.1: form-urlencode id and secret before Basic encoding.
+    return quote_plus(client_id), quote_plus(client_secret)
+
+
+def _read_capped(response: requests.Response, *, limit: int, deadline: float) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UpstreamUnavailable("too_large", f"declared body of {declared} bytes exceeds {limit}")
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise UpstreamUnavailable("too_large", f"body exceeds {limit} bytes")
+        if time.monotonic() > deadline:
+            raise UpstreamUnavailable("timeout", "body not received before the deadline")
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _classify(status: int, body: bytes) -> bool:
+    """True for accepted, False for rejected; raises for anything unclear."""
+    document = _json_object(body)
+    if status == 200:
+        token = document.get("access_token") if document else None
+        if isinstance(token, str) and token:
+            return True
+        raise UpstreamUnavailable("malformed", "200 without a JSON access_token")
+    if status in _REJECTION_STATUSES:
+        error = document.get("error") if document else None
+        if error in _MISCONFIGURATION_ERRORS:
+            raise UpstreamUnavailable("misconfigured", f"HTTP {status} {error}: check the gateway's upstream client")
+        return False
+    raise UpstreamUnavailable("status", f"HTTP {status}")
+
+
+def _post_password_grant(
+    config: UpstreamConfig, session: requests.Session, form: dict, headers: dict, deadline: float
+) -> tuple[bool, int]:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        # Queued past the deadline: the caller has already answered; do not send
+        # the credentials at all.
+        raise UpstreamUnavailable("timeout", "no worker free before the deadline")
+    try:
+        with session.post(
+            config.token_url,
+            data=form,
+            headers=headers,
+            auth=_basic_auth_header(config.client_id, config.client_secret),
+            timeout=(remaining, remaining),
+            stream=True,
+            allow_redirects=False,
+        ) as response:
+            body = _read_capped(response, limit=config.max_response_bytes, deadline=deadline)
+            return _classify(response.status_code, body), response.status_code
+    except requests.Timeout as exc:
+        raise UpstreamUnavailable("timeout", type(exc).__name__) from exc
+    except requests.ConnectionError as exc:
+        raise UpstreamUnavailable("connection", type(exc).__name__) from exc
+    except requests.RequestException as exc:
+        raise UpstreamUnavailable("transport", type(exc).__name__) from exc
+
+
+def verify_password(
+    config: UpstreamConfig,
+    *,
+    username: str,
+    password: str,
+    client_ip: str | None = None,
+    max_concurrency: int = 32,
+) -> UpstreamVerdict:
+    """Ask the authorization server whether ``username`` / ``password`` are valid."""
+    form = {"grant_type": "password", "username": username, "password": password}
+    if config.scope:
+        form["scope"] = config.scope
+    headers = {"Accept": "application/json", "User-Agent": "oauthgw"}
+    if client_ip:
+        # Lets the upstream's own lockout see the end user, not the gateway.
+        headers["X-Forwarded-For"] = client_ip
+    started = time.monotonic()
+    deadline = started + config.timeout
+    transport = _get_transport(max_concurrency)
+    future = transport.executor.submit(_post_password_grant, config, transport.session, form, headers, deadline)
+    try:
+        accepted, status = future.result(timeout=config.timeout)
+    except FutureTimeout as exc:
+        future.cancel()
+        raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
+    return UpstreamVerdict(accepted=accepted, status=status, latency=time.monotonic() - started)

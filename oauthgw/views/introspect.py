@@ -1,0 +1,28 @@
+from django.http import JsonResponse
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthgw.client_auth import authenticated_client
+from oauthgw.errors import NO_STORE_HEADERS, oauth_error_response
+from oauthgw.introspection import token_introspect
+from oauthgw.views.base import OAuthEndpointView
+
+
+class IntrospectionForbiddenError(errors.UnauthorizedClientError):
+    status_code = 403
+    description = "This client may not introspect tokens."
+
+
+class IntrospectView(OAuthEndpointView):
+    """``POST /oauth2/introspect`` (RFC 7662), for clients marked as resource servers."""
+
+    def post(self, request, *args, **kwargs):
+        client = authenticated_client(request)
+        if client is None:
+            return oauth_error_response(errors.InvalidClientError())
+        if not client.can_introspect:
+            return oauth_error_response(IntrospectionForbiddenError())
+        token = request.POST.get("token", "")
+        if not token:
+            return oauth_error_response(errors.InvalidRequestError(description="The token parameter is missing."))
+        claims = token_introspect(token=token, token_type_hint=request.POST.get("token_type_hint", ""))
+        return JsonResponse(claims, headers=NO_STORE_HEADERS)
