@@ -30,9 +30,7 @@ def check_gateway_settings(app_configs, **kwargs):
         problems.append(Error("OAUTHGW_UPSTREAM_TIMEOUT must be positive seconds.", id="oauthgw.E003"))
     subject_limit = ResourceOwner._meta.get_field("subject").max_length
     if gateway_settings.MAX_USERNAME_LENGTH > subject_limit:
-        problems.append(
-            Error(f"OAUTHGW_MAX_USERNAME_LENGTH may be at most {subject_limit}.", id="oauthgw.E004")
-        )
+        problems.append(Error(f"OAUTHGW_MAX_USERNAME_LENGTH may be at most {subject_limit}.", id="oauthgw.E004"))
     return problems
 
 

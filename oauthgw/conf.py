@@ -52,9 +52,7 @@ def _coerce(key: str, raw: str) -> Any:
         if isinstance(default, float):
             return float(raw)
     except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"{ENV_PREFIX}{key}={raw!r} is not a valid {type(default).__name__}"
-        ) from exc
+        raise ImproperlyConfigured(f"{ENV_PREFIX}{key}={raw!r} is not a valid {type(default).__name__}") from exc
     return raw
 
 

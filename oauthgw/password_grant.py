@@ -27,9 +27,7 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
             max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY,
         )
     except upstream.UpstreamUnavailable as exc:
-        logger.warning(
-            "authorization server %s unavailable (client %s): %s", server.name, client.client_id, exc
-        )
+        logger.warning("authorization server %s unavailable (client %s): %s", server.name, client.client_id, exc)
         raise
     if not verdict.accepted:
         logger.info(

@@ -44,6 +44,8 @@ def resource_owner_upsert(*, authorization_server: str, subject: str):
             return user
     except IntegrityError:
         # Another request created it first.
-        return ResourceOwner.objects.select_related("user").get(
-            authorization_server=authorization_server, subject=subject
-        ).user
+        return (
+            ResourceOwner.objects.select_related("user")
+            .get(authorization_server=authorization_server, subject=subject)
+            .user
+        )

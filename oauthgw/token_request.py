@@ -113,6 +113,21 @@ def _check_password_parameters(parameters: dict[str, str]) -> None:
             raise errors.InvalidRequestError(description=f"The {name} parameter exceeds {limit} characters.")
 
 
+def describe_token_request(request: HttpRequest) -> tuple[str, str, str]:
+    """Best effort, never raising: (grant_type, client_id, username) for audit and metrics."""
+    try:
+        pairs = dict(parse_qsl(request.body[: gateway_settings.MAX_TOKEN_REQUEST_BYTES].decode("utf-8", "replace")))
+    except (RequestDataTooBig, ValueError):
+        pairs = {}
+    try:
+        client_id = _basic_client_id(request) or pairs.get("client_id", "")
+    except errors.OAuth2Error:
+        client_id = ""
+    username = pairs.get("username", "") if pairs.get("grant_type") == grants.PASSWORD else ""
+    limit = gateway_settings.MAX_USERNAME_LENGTH
+    return pairs.get("grant_type", "")[:64], client_id[:255], username[:limit]
+
+
 def check_token_request(request: HttpRequest) -> None:
     """Raise an oauthlib ``OAuth2Error`` describing the first problem found."""
     body = _body(request)
