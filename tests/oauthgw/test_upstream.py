@@ -1,0 +1,390 @@
+"""The upstream client: what counts as yes, no and "no clear answer", and what it sends.
+
+Answers are stubbed with ``responses`` at the requests transport; faults that a stub
+cannot fake (refused connections, silent servers, short bodies) come from small
+servers on loopback ports.
+"""
+
+import base64
+import dataclasses
+import socket
+import threading
+import time
+import traceback
+from urllib.parse import parse_qsl, unquote_plus
+
+import pytest
+import responses
+
+from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable, verify_password
+
+TOKEN_URL = "http://upstream.test/token"
+PASSWORD = "pa55-w0rd-never-shown"
+ACCEPTED_BODY = {"access_token": "upstream-token", "token_type": "bearer", "expires_in": 60}
+
+CONFIG = UpstreamConfig(
+    name="test", token_url=TOKEN_URL, client_id="gateway", client_secret="gateway-secret", timeout=2.0
+)
+
+
+@pytest.fixture
+def stub():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def verify(config: UpstreamConfig = CONFIG, *, username: str = "alice", password: str = PASSWORD, **kwargs):
+    return verify_password(config, username=username, password=password, **kwargs)
+
+
+def sent_form(call) -> dict[str, str]:
+    body = call.request.body
+    text = body.decode("ascii") if isinstance(body, bytes) else body
+    return dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
+
+
+def exception_text(exc: BaseException) -> str:
+    """Everything a log line could show about the exception, causes included."""
+    return "".join(traceback.format_exception(exc)) + repr(exc) + exc.detail
+
+
+# --- Loopback servers for transport faults --------------------------------------------
+
+
+def _read_request(conn: socket.socket) -> None:
+    """Read one HTTP request (headers and a Content-Length body) so that closing is clean."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
+class LoopbackServer:
+    """An HTTP server on a free loopback port that runs ``handle(conn, stop)`` per connection."""
+
+    def __init__(self, handle):
+        self._handle = handle
+        self._stop = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/token"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(None)
+            self._connections.append(conn)
+            threading.Thread(target=self._handle, args=(conn, self._stop), daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._listener.close()
+        for conn in self._connections:
+            conn.close()
+
+
+@pytest.fixture
+def loopback():
+    servers: list[LoopbackServer] = []
+
+    def start(handle) -> UpstreamConfig:
+        server = LoopbackServer(handle)
+        servers.append(server)
+        return dataclasses.replace(CONFIG, token_url=server.url)
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _never_answers(conn: socket.socket, stop: threading.Event) -> None:
+    _read_request(conn)
+    stop.wait(30)
+
+
+def _truncated_token_response(conn: socket.socket, stop: threading.Event) -> None:
+    # A complete JSON token response, but 80 bytes short of what the header promised.
+    _read_request(conn)
+    body = b'{"access_token": "upstream-token"}'
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body) + 80}\r\n\r\n"
+    conn.sendall(head.encode() + body)
+    conn.close()
+
+
+def _endless_chunked_body(conn: socket.socket, stop: threading.Event) -> None:
+    # No Content-Length to refuse up front: the cap must stop the reading.
+    _read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b" " * 4096
+    try:
+        for _ in range(64):
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.sendall(b"0\r\n\r\n")
+    except OSError:
+        return  # the client stopped reading, as it should
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/token"
+
+
+# --- Clear answers -------------------------------------------------------------------
+
+
+def test_200_with_access_token_is_accepted(stub):
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verdict = verify()
+
+    assert verdict.accepted is True
+    assert verdict.status == 200
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_client_error_with_empty_body_is_a_rejection(stub, status):
+    stub.add(responses.POST, TOKEN_URL, status=status, body=b"")
+
+    verdict = verify()
+
+    assert verdict.accepted is False
+    assert verdict.status == status
+
+
+def test_invalid_grant_error_document_is_a_rejection(stub):
+    stub.add(responses.POST, TOKEN_URL, status=400, json={"error": "invalid_grant"})
+
+    assert verify().accepted is False
+
+
+# --- No clear answer -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_error_is_unavailable(stub, status):
+    stub.add(responses.POST, TOKEN_URL, status=status, json={"error": "server_error"})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "status"
+
+
+def test_redirect_is_not_followed_and_is_unavailable(stub):
+    # Following it would send the password wherever the Location header points.
+    stub.add(responses.POST, TOKEN_URL, status=302, headers={"Location": "http://elsewhere.test/token"})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "status"
+    assert len(stub.calls) == 1
+
+
+def test_200_without_json_is_unavailable(stub):
+    stub.add(responses.POST, TOKEN_URL, status=200, body="<html>welcome</html>", content_type="text/html")
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"token_type": "bearer"}, {"access_token": ""}, {"access_token": 42}, ["access_token"]],
+    ids=["missing", "empty", "not-a-string", "not-an-object"],
+)
+def test_200_without_usable_access_token_is_unavailable(stub, document):
+    stub.add(responses.POST, TOKEN_URL, status=200, json=document)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(401, "invalid_client"), (400, "invalid_client"), (400, "unauthorized_client"), (400, "unsupported_grant_type")],
+)
+def test_error_about_the_gateways_own_client_is_misconfiguration_not_rejection(stub, status, error):
+    stub.add(responses.POST, TOKEN_URL, status=status, json={"error": error})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "misconfigured"
+
+
+def test_connection_refused_is_unavailable():
+    config = dataclasses.replace(CONFIG, token_url=closed_port_url())
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert caught.value.kind == "connection"
+
+
+def test_server_that_never_answers_is_unavailable_within_timeout_plus_one_second(loopback):
+    config = dataclasses.replace(loopback(_never_answers), timeout=0.5)
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+    elapsed = time.monotonic() - started
+
+    assert caught.value.kind == "timeout"
+    assert elapsed < config.timeout + 1.0
+
+
+def test_declared_body_over_the_cap_is_unavailable(stub):
+    config = dataclasses.replace(CONFIG, max_response_bytes=1024)
+    stub.add(responses.POST, TOKEN_URL, json={**ACCEPTED_BODY, "padding": "x" * 2048})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert caught.value.kind == "too_large"
+
+
+def test_undeclared_body_over_the_cap_is_unavailable(loopback):
+    config = dataclasses.replace(loopback(_endless_chunked_body), max_response_bytes=16384)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert caught.value.kind == "too_large"
+
+
+def test_body_shorter_than_its_content_length_is_unavailable(loopback):
+    # The bytes that did arrive form a valid token response: only the length
+    # check stops a cut-off answer from counting as "accepted".
+    config = loopback(_truncated_token_response)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert caught.value.kind == "transport"
+
+
+# --- What is sent --------------------------------------------------------------------
+
+
+def test_request_is_a_form_encoded_password_grant(stub):
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify(username="alice")
+
+    (call,) = stub.calls
+    assert call.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert sent_form(call) == {"grant_type": "password", "username": "alice", "password": PASSWORD}
+
+
+def test_request_authenticates_the_gateway_with_form_encoded_basic(stub):
+    config = dataclasses.replace(CONFIG, client_id="gate way&1", client_secret="s:e&c=r+t% é")
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify(config)
+
+    scheme, _, credentials = stub.calls[0].request.headers["Authorization"].partition(" ")
+    client_id, _, client_secret = base64.b64decode(credentials).decode("ascii").partition(":")
+    assert scheme == "Basic"
+    assert (unquote_plus(client_id), unquote_plus(client_secret)) == ("gate way&1", "s:e&c=r+t% é")
+
+
+def test_request_carries_the_configured_scope(stub):
+    config = dataclasses.replace(CONFIG, scope="openid profile")
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify(config)
+
+    assert sent_form(stub.calls[0])["scope"] == "openid profile"
+
+
+def test_request_has_no_scope_when_none_is_configured(stub):
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify()
+
+    assert "scope" not in sent_form(stub.calls[0])
+
+
+def test_request_forwards_the_end_users_ip(stub):
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify(client_ip="203.0.113.7")
+
+    assert stub.calls[0].request.headers["X-Forwarded-For"] == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [
+        ("a&b=c", "p&q=r"),
+        ("plus+sign", "100%+sure"),
+        ("with space", " leading and trailing "),
+        ("%41%20not-decoded", "%2B%26"),
+        ("josé.müller", "пароль-密码-ß"),
+    ],
+)
+def test_credentials_with_reserved_and_non_ascii_characters_reach_upstream_unchanged(stub, username, password):
+    stub.add(responses.POST, TOKEN_URL, json=ACCEPTED_BODY)
+
+    verify(username=username, password=password)
+
+    form = sent_form(stub.calls[0])
+    assert form["username"].encode("utf-8") == username.encode("utf-8")
+    assert form["password"].encode("utf-8") == password.encode("utf-8")
+
+
+# --- The password never leaks into an error ------------------------------------------
+
+
+def test_password_is_not_in_the_exception_for_a_server_error(stub):
+    stub.add(responses.POST, TOKEN_URL, status=500, body=f"echo: password={PASSWORD}")
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert PASSWORD not in exception_text(caught.value)
+
+
+def test_password_is_not_in_the_exception_for_a_refused_connection():
+    config = dataclasses.replace(CONFIG, token_url=closed_port_url())
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert PASSWORD not in exception_text(caught.value)
+
+
+def test_password_is_not_in_the_exception_for_a_timeout(loopback):
+    config = dataclasses.replace(loopback(_never_answers), timeout=0.3)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert PASSWORD not in exception_text(caught.value)
