@@ -221,7 +221,14 @@ def test_password_grant_returns_bearer_token_with_refresh_token(post_token, upst
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "scope", "refresh_token", "refresh_token_expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "scope",
+        "refresh_token",
+        "refresh_token_expires_in",
+    }
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == DEFAULT_ACCESS_SECONDS
     assert body["scope"] == "hello"
