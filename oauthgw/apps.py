@@ -7,4 +7,6 @@ class OauthgwConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauthgw import checks  # noqa: F401  (registers the system checks)
+        from oauthgw import bearer_cache, checks, metrics  # noqa: F401  (checks and metrics register themselves)
+
+        bearer_cache.connect_receivers()

@@ -37,6 +37,35 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOKEN_REQUEST_BYTES": 8192,
     "MAX_USERNAME_LENGTH": 256,
     "MAX_PASSWORD_LENGTH": 1024,
+    # Circuit breaker per authorization server, its state shared through the cache:
+    # after THRESHOLD consecutive faults the gateway answers 503 at once for
+    # COOLDOWN seconds, then lets one trial request through. 0 disables it.
+    "UPSTREAM_BREAKER_THRESHOLD": 5,
+    "UPSTREAM_BREAKER_COOLDOWN": 30,
+    # Password-guessing limits (RFC 6749 section 4.3.2, RFC 6819 section 4.4.3.6):
+    # failed logins per username, client IP and client, counted in a sliding window
+    # of THROTTLE_WINDOW seconds made of THROTTLE_BUCKET-second buckets. At a limit
+    # the gateway answers 429 without calling the upstream. 0 disables a counter.
+    # oauthgw/throttling.py says why these numbers.
+    "THROTTLE_WINDOW": 900,
+    "THROTTLE_BUCKET": 60,
+    "THROTTLE_USERNAME_FAILURES": 5,
+    "THROTTLE_IP_FAILURES": 20,
+    "THROTTLE_CLIENT_FAILURES": 1000,
+    # A refresh token presented again less than this many seconds after it was
+    # rotated is taken for a concurrent duplicate of the request that rotated it
+    # (invalid_grant) rather than a replay (which revokes its whole family).
+    "REFRESH_REUSE_LEEWAY": 5,
+    # Seconds a validated access token stays in the shared cache (0: no cache).
+    # Revocation and disabling a client take effect at once regardless; this
+    # bounds how long a cache that missed an invalidation (an outage) is wrong.
+    "BEARER_CACHE_SECONDS": 300,
+    # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
+    # token (empty: none).
+    "METRICS_ALLOWED_IPS": "127.0.0.1,::1",
+    "METRICS_TOKEN": "",
+    # Seconds GET /readyz waits for the upstream's TCP port.
+    "READINESS_TIMEOUT": 1.0,
 }
 
 ENV_PREFIX = "OAUTHGW_"

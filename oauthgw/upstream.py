@@ -21,12 +21,24 @@ from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 import requests
+from prometheus_client import Counter, Histogram
 
 # The upstream said the request itself is wrong; that is the gateway's
 # configuration (its client credentials or grant), not the user's password.
 _MISCONFIGURATION_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
 _REJECTION_STATUSES = frozenset({400, 401, 403})
 _CHUNK_BYTES = 8192
+
+# Exported at /metrics (oauthgw.metrics); recorded here, where the call happens.
+UPSTREAM_LATENCY = Histogram(
+    "oauthgw_upstream_request_duration_seconds",
+    "Time until an authorization server answered a password check, or the gateway gave up.",
+    ["server"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+UPSTREAM_ERRORS = Counter(
+    "oauthgw_upstream_errors", "Password checks without a clear answer, by server and kind.", ["server", "kind"]
+)
 
 
 @dataclass(frozen=True)
@@ -183,8 +195,14 @@ def verify_password(
     transport = _get_transport(max_concurrency)
     future = transport.executor.submit(_post_password_grant, config, transport.session, form, headers, deadline)
     try:
-        accepted, status = future.result(timeout=config.timeout)
-    except FutureTimeout as exc:
-        future.cancel()
-        raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
+        try:
+            accepted, status = future.result(timeout=config.timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
+    except UpstreamUnavailable as exc:
+        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
+        raise
+    finally:
+        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
     return UpstreamVerdict(accepted=accepted, status=status, latency=time.monotonic() - started)

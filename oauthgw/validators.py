@@ -6,14 +6,12 @@ owners are vouched for by an external authorization server instead of Django's
 refresh tokens expire by the client's refresh lifetime.
 """
 
-import hashlib
-
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors, utils
 
 from oauthgw import grants, lifetimes
+from oauthgw.bearer_cache import access_token_load
 from oauthgw.client_ip import client_ip
 from oauthgw.conf import gateway_settings
 from oauthgw.errors import TemporarilyUnavailableError
@@ -74,11 +72,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return super().save_bearer_token(token, request, *args, **kwargs)
 
     def _load_access_token(self, token):
-        # One query for the token, its client and its resource owner's subject.
-        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        return (
-            get_access_token_model()
-            .objects.select_related("application", "user", "user__resource_owner")
-            .filter(token_checksum=checksum)
-            .first()
-        )
+        # From the shared cache, which every instance invalidates on revocation
+        # and on a client change; a miss reads the token, its client and its
+        # resource owner's subject.
+        return access_token_load(token)
