@@ -1,0 +1,95 @@
+"""``gateway_settings``: defaults, environment overrides, the OAUTHGW dict, and typos."""
+
+import os
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from oauthgw.conf import DEFAULTS, gateway_settings
+
+
+@pytest.fixture
+def environ():
+    """Set ``OAUTHGW_*`` variables for one test; restore them and forget cached values afterwards."""
+    saved = dict(os.environ)
+
+    def set_env(**variables: str) -> None:
+        os.environ.update({f"OAUTHGW_{key}": value for key, value in variables.items()})
+        gateway_settings.reload()
+
+    yield set_env
+    os.environ.clear()
+    os.environ.update(saved)
+    gateway_settings.reload()
+
+
+@pytest.fixture
+def no_overrides(settings):
+    settings.OAUTHGW = {}
+
+
+def test_default_applies_without_override(no_overrides, environ):
+    os.environ.pop("OAUTHGW_UPSTREAM_RETRY_AFTER", None)
+    gateway_settings.reload()
+
+    assert gateway_settings.UPSTREAM_RETRY_AFTER == DEFAULTS["UPSTREAM_RETRY_AFTER"]
+
+
+def test_environment_int_is_coerced_to_int(no_overrides, environ):
+    environ(UPSTREAM_MAX_CONCURRENCY="8")
+
+    assert gateway_settings.UPSTREAM_MAX_CONCURRENCY == 8
+
+
+def test_environment_float_is_coerced_to_float(no_overrides, environ):
+    environ(UPSTREAM_TIMEOUT="7")
+
+    assert gateway_settings.UPSTREAM_TIMEOUT == 7.0
+    assert isinstance(gateway_settings.UPSTREAM_TIMEOUT, float)
+
+
+def test_environment_string_stays_a_string(no_overrides, environ):
+    environ(UPSTREAM_TOKEN_URL="https://auth.example.com/token")
+
+    assert gateway_settings.UPSTREAM_TOKEN_URL == "https://auth.example.com/token"
+
+
+def test_empty_environment_variable_keeps_the_default(no_overrides, environ):
+    environ(INVALID_GRANT_STATUS="")
+
+    assert gateway_settings.INVALID_GRANT_STATUS == DEFAULTS["INVALID_GRANT_STATUS"]
+
+
+def test_environment_value_of_the_wrong_type_raises(no_overrides, environ):
+    environ(UPSTREAM_MAX_CONCURRENCY="many")
+
+    with pytest.raises(ImproperlyConfigured, match="OAUTHGW_UPSTREAM_MAX_CONCURRENCY"):
+        gateway_settings.UPSTREAM_MAX_CONCURRENCY  # noqa: B018
+
+
+def test_oauthgw_dict_overrides_the_environment(settings, environ):
+    environ(INVALID_GRANT_STATUS="400")
+    settings.OAUTHGW = {"INVALID_GRANT_STATUS": 401}
+
+    assert gateway_settings.INVALID_GRANT_STATUS == 401
+
+
+def test_unknown_oauthgw_key_raises(settings):
+    settings.OAUTHGW = {"UPSTREAM_TOKEN_ULR": "http://typo.test/token"}
+
+    with pytest.raises(ImproperlyConfigured, match="UPSTREAM_TOKEN_ULR"):
+        gateway_settings.UPSTREAM_TOKEN_URL  # noqa: B018
+
+
+def test_unknown_attribute_raises_attribute_error():
+    with pytest.raises(AttributeError):
+        gateway_settings.NO_SUCH_SETTING  # noqa: B018
+
+
+def test_changing_the_setting_takes_effect_without_restart(settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_RETRY_AFTER": 11}
+    assert gateway_settings.UPSTREAM_RETRY_AFTER == 11
+
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_RETRY_AFTER": 12}
+
+    assert gateway_settings.UPSTREAM_RETRY_AFTER == 12

@@ -1,0 +1,84 @@
+"""``manage.py create_client``: registers a client and shows its secret exactly once."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from oauthgw.models import Application
+
+pytestmark = pytest.mark.django_db
+
+
+def create_client(*args: str) -> str:
+    out = io.StringIO()
+    call_command("create_client", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_json_output_has_client_id_and_secret():
+    printed = json.loads(create_client("mobile", "--grant-types", "password,refresh_token", "--json"))
+
+    assert set(printed) == {"client_id", "client_secret"}
+    assert Application.objects.get(client_id=printed["client_id"]).name == "mobile"
+
+
+def test_printed_secret_works_at_the_token_endpoint(post_token, upstream):
+    printed = json.loads(create_client("mobile", "--grant-types", "password,refresh_token", "--json"))
+    app = Application.objects.get(client_id=printed["client_id"])
+    app.raw_secret = printed["client_secret"]
+    upstream.accepts()
+
+    response = post_token({"grant_type": "password", "username": "alice", "password": "pw"}, app=app)
+
+    assert response.status_code == 200, response.content
+    assert "refresh_token" in response.json()
+
+
+def test_database_holds_only_a_hash_of_the_secret():
+    printed = json.loads(create_client("mobile", "--json"))
+
+    stored = Application.objects.get(client_id=printed["client_id"]).client_secret
+    assert stored.startswith("oauthgw_hmac_sha256$")
+    assert printed["client_secret"] not in stored
+
+
+def test_options_become_the_clients_grants_and_scopes():
+    printed = json.loads(
+        create_client("robot", "--grant-types", "client_credentials", "--scopes", "hello", "--can-introspect", "--json")
+    )
+
+    app = Application.objects.get(client_id=printed["client_id"])
+    assert app.grant_type_set == {"client_credentials"}
+    assert app.allowed_scope_set == app.default_scope_set == {"hello"}
+    assert app.enabled and app.can_introspect
+
+
+def test_plain_output_shows_id_and_secret():
+    printed = create_client("mobile")
+
+    app = Application.objects.get(name="mobile")
+    assert app.client_id in printed
+    assert "client_secret" in printed
+
+
+@pytest.mark.parametrize("grant_types", ["authorization_code", "password,implicit"])
+def test_unknown_grant_type_is_a_command_error(grant_types):
+    with pytest.raises(CommandError, match="unknown grant types"):
+        create_client("bad", "--grant-types", grant_types, "--json")
+
+    assert not Application.objects.exists()
+
+
+def test_unknown_scope_is_a_command_error():
+    with pytest.raises(CommandError):
+        create_client("bad", "--scopes", "admin", "--json")
+
+    assert not Application.objects.exists()
+
+
+def test_default_scopes_outside_the_allowed_scopes_is_a_command_error():
+    with pytest.raises(CommandError):
+        create_client("bad", "--scopes", "hello", "--default-scopes", "admin", "--json")
