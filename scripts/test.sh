@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run the whole test suite: installs what it needs (Python packages into .venv,
+# Debian packages for the real upstream and browser), lints, then runs pytest.
+# DATABASE_URL / REDIS_URL choose the engines (default: SQLite, local memory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements-dev.txt
+scripts/install-system-deps.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,153 @@
+"""Every row of the token endpoint's error table, over real HTTP (README, "Status codes")."""
+
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import PASSWORD, USER, basic_header
+from tests.factories import ApplicationFactory
+from tests.support.processes import free_port, silent_server
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD_FORM = {"grant_type": "password", "username": USER, "password": PASSWORD}
+
+
+def _assert_error(response, status, error):
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.json()["error"] == error
+    assert response.json()["error_description"]
+
+
+def _assert_basic_challenge(response):
+    assert response.headers["WWW-Authenticate"].startswith('Basic realm="')
+
+
+def test_unknown_client_is_401_invalid_client_with_a_basic_challenge(gateway, transactional_db):
+    response = gateway.token("no-such-client", "whatever", **PASSWORD_FORM)
+
+    _assert_error(response, 401, "invalid_client")
+    _assert_basic_challenge(response)
+
+
+def test_wrong_client_secret_is_401_invalid_client(gateway, app_client):
+    response = gateway.token(app_client.client_id, "wrong-secret", **PASSWORD_FORM)
+
+    _assert_error(response, 401, "invalid_client")
+    _assert_basic_challenge(response)
+
+
+def test_disabled_client_is_401_invalid_client(gateway, app_client):
+    app_client.enabled = False
+    app_client.save()
+
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
+
+    _assert_error(response, 401, "invalid_client")
+
+
+def test_wrong_resource_owner_password_is_401_invalid_grant(gateway, app_client):
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **{**PASSWORD_FORM, "password": "nope"})
+
+    _assert_error(response, 401, "invalid_grant")
+    _assert_basic_challenge(response)
+
+
+def test_unknown_resource_owner_looks_the_same_as_a_wrong_password(gateway, app_client):
+    unknown = gateway.token(app_client.client_id, app_client.raw_secret, **{**PASSWORD_FORM, "username": "ghost"})
+    wrong = gateway.token(app_client.client_id, app_client.raw_secret, **{**PASSWORD_FORM, "password": "nope"})
+
+    assert (unknown.status_code, unknown.json()) == (wrong.status_code, wrong.json())
+
+
+def test_strict_rfc_setting_answers_invalid_grant_with_400(gateway, app_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "INVALID_GRANT_STATUS": 400}
+
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **{**PASSWORD_FORM, "password": "nope"})
+
+    _assert_error(response, 400, "invalid_grant")
+    assert "WWW-Authenticate" not in response.headers
+
+
+def test_grant_not_allowed_for_the_client_is_400_unauthorized_client(gateway, transactional_db):
+    machine = ApplicationFactory(grant_types="client_credentials")
+
+    response = gateway.token(machine.client_id, machine.raw_secret, **PASSWORD_FORM)
+
+    _assert_error(response, 400, "unauthorized_client")
+
+
+def test_unknown_grant_type_is_400_unsupported_grant_type(gateway, app_client):
+    response = gateway.token(app_client.client_id, app_client.raw_secret, grant_type="authorization_code", code="x")
+
+    _assert_error(response, 400, "unsupported_grant_type")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "password", "username": USER},
+        {"grant_type": "password", "password": PASSWORD},
+        {"grant_type": "refresh_token"},
+        {"username": USER, "password": PASSWORD},
+    ],
+    ids=["no-password", "no-username", "no-refresh-token", "no-grant-type"],
+)
+def test_missing_parameters_are_400_invalid_request(gateway, app_client, form):
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **form)
+
+    _assert_error(response, 400, "invalid_request")
+
+
+def test_repeated_parameter_is_400_invalid_request(gateway, app_client):
+    response = requests.post(
+        gateway.token_url,
+        data="grant_type=password&grant_type=client_credentials&username=abc123&password=xyz456",
+        headers={
+            "Authorization": basic_header(app_client.client_id, app_client.raw_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+        timeout=10,
+    )
+
+    _assert_error(response, 400, "invalid_request")
+
+
+def test_json_body_is_400_invalid_request(gateway, app_client):
+    response = requests.post(
+        gateway.token_url,
+        json=PASSWORD_FORM,
+        headers={"Authorization": basic_header(app_client.client_id, app_client.raw_secret)},
+        timeout=10,
+    )
+
+    _assert_error(response, 400, "invalid_request")
+
+
+def test_scope_the_client_may_not_have_is_400_invalid_scope(gateway, app_client):
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM, scope="admin")
+
+    _assert_error(response, 400, "invalid_scope")
+
+
+def test_unreachable_upstream_is_503_temporarily_unavailable_not_401(gateway, app_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": f"http://127.0.0.1:{free_port()}/token"}
+
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
+
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_silent_upstream_is_503_within_the_timeout_plus_one_second(gateway, app_client, settings):
+    with silent_server() as url:
+        settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": url, "UPSTREAM_TIMEOUT": 1.0}
+        started = time.monotonic()
+        response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
+        elapsed = time.monotonic() - started
+
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert elapsed < 2.0

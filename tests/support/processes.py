@@ -1,0 +1,78 @@
+"""Start and stop the real servers that end-to-end tests talk to."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_AUTH_SERVER = ROOT / "scripts" / "dev_authorization_server.py"
+DEV_AUTH_CLIENT = ("oauthgw", "oauthgw-dev-secret")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@contextmanager
+def dev_authorization_server(users_file: Path, port: int | None = None):
+    """The project's development authorization server as a real process; yields its token URL."""
+    port = port or free_port()
+    env = {**os.environ, "DEV_AUTH_USERS": ""}
+    process = subprocess.Popen(
+        [sys.executable, str(DEV_AUTH_SERVER), "--port", str(port), "--users-file", str(users_file)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}/token"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def silent_server():
+    """A TCP server that accepts connections and never answers; yields an http URL to it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted: list[socket.socket] = []
+    stop = False
+
+    def accept_forever():
+        while not stop:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection)
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/token"
+    finally:
+        stop = True
+        listener.close()
+        for connection in accepted:
+            connection.close()
