@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -171,6 +172,23 @@ def test_unknown_scope_is_invalid_scope(post_token, upstream, make_client, scope
 
     assert_error(response, 400, "invalid_scope")
     assert upstream.calls == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an empty scope= is validated as the scope '' (invalid_scope) instead of being treated as omitted "
+    "(RFC 6749 section 3.2), for the password and client_credentials grants alike",
+)
+@pytest.mark.parametrize(
+    "form", [password_form(scope=""), {"grant_type": "client_credentials", "scope": ""}], ids=["password", "cc"]
+)
+def test_empty_scope_parameter_means_the_default_scopes(post_token, upstream, make_client, form):
+    upstream.accepts()
+
+    response = post_token(form, app=make_client())
+
+    assert response.status_code == 200, response.content
+    assert response.json()["scope"] == "hello"
 
 
 def test_scope_the_client_may_not_have_is_invalid_scope(post_token, upstream, make_client):
@@ -381,6 +399,50 @@ def test_refresh_token_inside_the_clients_refresh_lifetime_works(post_token, pas
     response = refresh(post_token, app, first["refresh_token"])
 
     assert response.status_code == 200, response.content
+
+
+def test_refresh_token_past_the_default_refresh_lifetime_is_invalid_grant(post_token, password_login, make_client):
+    app = make_client()
+    first = password_login(app)
+    later = timezone.now() + timedelta(seconds=DEFAULT_REFRESH_SECONDS + 1)
+
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        response = refresh(post_token, app, first["refresh_token"])
+
+    assert_error(response, 401, "invalid_grant")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the toolkit's own check (access token expiry + REFRESH_TOKEN_EXPIRE_SECONDS, 14 days) still "
+    "runs in super().validate_refresh_token, so a per-client refresh lifetime can only shorten the default",
+)
+def test_per_client_refresh_lifetime_longer_than_the_default_is_honoured(post_token, password_login, make_client):
+    app = make_client(refresh_token_lifetime=30 * 24 * 3600)
+    first = password_login(app)
+    assert first["refresh_token_expires_in"] == 30 * 24 * 3600
+    later = timezone.now() + timedelta(days=20)
+
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        response = refresh(post_token, app, first["refresh_token"])
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the refresh grant re-issues the original scopes without checking them against the client's "
+    "current allowed_scopes, so removing a scope from a client does not stop its refresh chains minting it",
+)
+def test_refresh_does_not_keep_a_scope_the_client_has_lost(post_token, password_login, make_client):
+    app = make_client()
+    first = password_login(app)
+    app.allowed_scopes = app.default_scopes = ""
+    app.save()
+
+    response = refresh(post_token, app, first["refresh_token"])
+
+    assert_error(response, 400, "invalid_scope")
 
 
 def test_refresh_token_of_another_client_is_invalid_grant(post_token, password_login, make_client):
