@@ -28,12 +28,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "oauth2_provider",
     "oauthgw",
     "helloworld",
 ]
 
 MIDDLEWARE = [
+    "gatewayproj.observability.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,6 +117,21 @@ STORAGES = {
 # Serve straight from the app folders until collectstatic has run.
 WHITENOISE_USE_FINDERS = True
 
+# --- Production: HTTPS only, behind the operator's TLS terminator ------------------
+# DJANGO_SECURE=1 redirects HTTP to HTTPS, marks cookies Secure and sends HSTS
+# (docs/operations.md). Load-balancer probes and scrapes may stay on plain HTTP.
+_SECURE = env_bool("DJANGO_SECURE", False)
+SECURE_SSL_REDIRECT = _SECURE
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = _SECURE
+CSRF_COOKIE_SECURE = _SECURE
+SECURE_HSTS_SECONDS = int(env_str("DJANGO_HSTS_SECONDS", "31536000")) if _SECURE else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE and env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _SECURE and env_bool("DJANGO_HSTS_PRELOAD", True)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips the client's).
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # --- OAuth 2.0 -------------------------------------------------------------------
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
 
@@ -152,14 +170,51 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "gatewayproj.resource_server.bearer_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# --- OpenAPI 3 (GET /api/schema/, docs page at /api/docs/, assets served locally) ---
+SPECTACULAR_SETTINGS = {
+    "TITLE": "oauthgw",
+    "DESCRIPTION": "OAuth 2.0 authorization gateway: token, revocation and introspection endpoints, "
+    "and the HelloWorld API they protect.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The description is public, like the endpoints it describes.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The token, revocation and introspection endpoints are plain Django views:
+    # described by hand (gatewayproj/openapi.py) and added by this hook.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gatewayproj.openapi.add_authorization_server",
+    ],
+    "OAUTH2_FLOWS": ["password", "clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/oauth2/token",
+    "OAUTH2_REFRESH_URL": "/oauth2/token",
 }
 
 # --- Logging: no token, secret or password ever reaches a log line ------------------
+# One JSON object per line with the request id (X-Request-ID) by default;
+# DJANGO_LOG_FORMAT=plain for a terminal.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "gatewayproj.observability.request_id.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "gatewayproj.observability.json_logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_str("DJANGO_LOG_FORMAT", "json"),
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         # oauthlib logs refresh tokens and request bodies at DEBUG.

@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("oauthgw.urls")),
     path("", include("helloworld.urls")),
     path("admin/", admin.site.urls),
+    path("", include("gatewayproj.observability.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 handler404 = "gatewayproj.error_views.not_found"

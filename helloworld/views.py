@@ -1,5 +1,16 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+_HELLO = inline_serializer(
+    "HelloWorld",
+    {
+        "message": serializers.CharField(),
+        "username": serializers.CharField(allow_null=True, help_text="null for client_credentials tokens"),
+        "client_id": serializers.CharField(),
+    },
+)
 
 
 class HelloWorldView(APIView):
@@ -11,6 +22,14 @@ class HelloWorldView(APIView):
 
     required_scopes = ["hello"]
 
+    @extend_schema(
+        operation_id="helloworld",
+        responses={
+            200: _HELLO,
+            401: OpenApiResponse(description="No token, or an invalid, expired or revoked one (RFC 6750)."),
+            403: OpenApiResponse(description="insufficient_scope: the token lacks the hello scope."),
+        },
+    )
     def get(self, request):
         owner = getattr(request.user, "resource_owner", None)
         return Response(

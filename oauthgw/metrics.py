@@ -75,13 +75,11 @@ def _breaker_states() -> list[tuple[str, str]]:
     except ImportError:
         # The resilience features are optional; without them there is no breaker.
         return []
+    from oauthgw import models
     from oauthgw.authorization_servers import default_authorization_server
 
     names = [default_authorization_server().name]
-    try:
-        from oauthgw.models import AuthorizationServer
-
-        names += list(AuthorizationServer.objects.values_list("name", flat=True))
-    except ImportError:
-        pass
-    return [(name, str(breaker_state(name))) for name in names]
+    servers = getattr(models, "AuthorizationServer", None)
+    if servers is not None:
+        names += list(servers.objects.values_list("name", flat=True))
+    return [(name, breaker_state(name)) for name in names]

@@ -1,0 +1,1 @@
+"""What operators and load balancers see: request ids, JSON logs, health, metrics."""

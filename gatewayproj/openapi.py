@@ -1,0 +1,184 @@
+"""OpenAPI 3 description of the authorization server's endpoints.
+
+The token, revocation and introspection endpoints are plain Django views driven
+by django-oauth-toolkit, which drf-spectacular cannot inspect; they are described
+here by hand (RFC 6749, 7009, 7662) and added to the generated document by
+``add_authorization_server``, a drf-spectacular post-processing hook. The DRF
+APIs (HelloWorld) are generated from their views.
+"""
+
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {_JSON: {"schema": _ref("OAuthError")}}}
+
+
+def _form(schema_name: str) -> dict:
+    return {"required": True, "content": {_FORM: {"schema": _ref(schema_name)}}}
+
+
+_CLIENT_AUTH = [{"clientBasic": []}, {}]  # Basic, or client_id/client_secret in the body
+
+SCHEMAS = {
+    "TokenRequest": {
+        "type": "object",
+        "description": "RFC 6749 sections 4.3, 4.4 and 6. Client credentials go in HTTP Basic (preferred) "
+        "or as client_id/client_secret in the body, not both.",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["password", "refresh_token", "client_credentials"]},
+            "username": {"type": "string", "description": "password grant: checked by the external server"},
+            "password": {"type": "string", "format": "password", "description": "password grant; never stored"},
+            "refresh_token": {"type": "string", "description": "refresh_token grant; rotated on every use"},
+            "scope": {"type": "string", "description": "space-separated; defaults to the client's default scopes"},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string", "format": "password"},
+        },
+    },
+    "TokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "scope"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "description": "seconds"},
+            "scope": {"type": "string"},
+            "refresh_token": {"type": "string", "description": "password and refresh_token grants"},
+            "refresh_token_expires_in": {"type": "integer", "description": "seconds"},
+        },
+    },
+    "RevocationRequest": {
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        },
+    },
+    "IntrospectionRequest": {
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        },
+    },
+    "IntrospectionResponse": {
+        "type": "object",
+        "description": 'RFC 7662 section 2.2; an inactive, unknown or foreign token is just {"active": false}.',
+        "required": ["active"],
+        "properties": {
+            "active": {"type": "boolean"},
+            "token_type": {"type": "string", "enum": ["Bearer", "refresh_token"]},
+            "scope": {"type": "string"},
+            "client_id": {"type": "string"},
+            "username": {"type": "string"},
+            "exp": {"type": "integer"},
+            "iat": {"type": "integer"},
+        },
+    },
+    "OAuthError": {
+        "type": "object",
+        "description": "RFC 6749 section 5.2.",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "string",
+                "examples": [
+                    "invalid_request",
+                    "invalid_client",
+                    "invalid_grant",
+                    "unauthorized_client",
+                    "unsupported_grant_type",
+                    "invalid_scope",
+                    "temporarily_unavailable",
+                ],
+            },
+            "error_description": {"type": "string"},
+        },
+    },
+}
+
+SECURITY_SCHEMES = {
+    "clientBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The client's id and secret, each form-urlencoded (RFC 6749 section 2.3.1).",
+    }
+}
+
+_NO_STORE = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
+
+PATHS = {
+    "/oauth2/token": {
+        "post": {
+            "operationId": "oauth2_token",
+            "summary": "Issue tokens (password, refresh_token, client_credentials)",
+            "tags": ["oauth2"],
+            "security": _CLIENT_AUTH,
+            "requestBody": _form("TokenRequest"),
+            "responses": {
+                "200": {
+                    "description": "Tokens issued.",
+                    "headers": _NO_STORE,
+                    "content": {_JSON: {"schema": _ref("TokenResponse")}},
+                },
+                "400": _error("invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope."),
+                "401": _error(
+                    "invalid_client (unknown, wrong secret, disabled), or invalid_grant (wrong username or "
+                    "password, expired, revoked or replayed refresh token; 400 when configured for strict RFC 6749)."
+                ),
+                "429": _error("Too many failed attempts; see Retry-After."),
+                "503": _error("temporarily_unavailable: the external authorization server did not answer."),
+            },
+        }
+    },
+    "/oauth2/revoke": {
+        "post": {
+            "operationId": "oauth2_revoke",
+            "summary": "Revoke one of the calling client's tokens (RFC 7009)",
+            "tags": ["oauth2"],
+            "security": _CLIENT_AUTH,
+            "requestBody": _form("RevocationRequest"),
+            "responses": {
+                "200": {"description": "Revoked, or the token was unknown (RFC 7009 section 2.2)."},
+                "400": _error("invalid_request."),
+                "401": _error("invalid_client."),
+            },
+        }
+    },
+    "/oauth2/introspect": {
+        "post": {
+            "operationId": "oauth2_introspect",
+            "summary": "Introspect a token (RFC 7662), for clients allowed to",
+            "tags": ["oauth2"],
+            "security": _CLIENT_AUTH,
+            "requestBody": _form("IntrospectionRequest"),
+            "responses": {
+                "200": {
+                    "description": 'What the token is, or {"active": false}.',
+                    "headers": _NO_STORE,
+                    "content": {_JSON: {"schema": _ref("IntrospectionResponse")}},
+                },
+                "400": _error("invalid_request: no token parameter."),
+                "401": _error("invalid_client."),
+                "403": _error("This client may not introspect tokens."),
+            },
+        }
+    },
+}
+
+
+def add_authorization_server(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: add the hand-written paths and components."""
+    result.setdefault("paths", {}).update(PATHS)
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {}).update(SCHEMAS)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    return result
