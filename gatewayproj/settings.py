@@ -157,11 +157,20 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     # The password grant is the product; it is off per client unless granted.
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
+    # No authorization endpoint is served; these keep `check --deploy` quiet
+    # about features that do not exist here.
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     # RFC 8414 metadata: exactly what is served.
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["password", "refresh_token", "client_credentials"],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": [],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
 }
+
+# oauth2_provider.W002 says the password grant is enabled: it is the product, an
+# explicit opt-in per client (GatewayOAuth2Validator.validate_grant_type).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W002"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["oauth2_provider.contrib.rest_framework.OAuth2Authentication"],
