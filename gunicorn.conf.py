@@ -1,0 +1,68 @@
+"""gunicorn settings for production: ``gunicorn -c gunicorn.conf.py gatewayproj.wsgi``.
+
+Worker class: gthread. A password-grant request spends most of its time waiting
+for the external authorization server (up to OAUTHGW_UPSTREAM_TIMEOUT), and every
+request waits on PostgreSQL and Redis. Threads release the GIL while they wait,
+so one process per core with several threads keeps the cores busy without
+monkey-patching (gevent/eventlet would patch the socket, threading and DNS
+modules under psycopg, redis-py and requests, and a single C call that does not
+yield stalls every request of the worker). The upstream call already runs with a
+hard deadline in its own thread pool (oauthgw.upstream), so a slow upstream ties
+up at most WORKERS x THREADS requests for at most the timeout.
+docs/operations.md explains how to size it.
+
+Every value can be overridden from the environment:
+  GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers: one per core),
+  GUNICORN_THREADS (8), GUNICORN_TIMEOUT (30), GUNICORN_ACCESS_LOG (1: JSON to stdout),
+  PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory).
+"""
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# Longer than the upstream deadline plus a database round trip; a worker silent
+# for this long is stuck and is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Requests larger than this never reach Django (the token endpoint caps at 8 KiB).
+limit_request_line = 8190
+limit_request_field_size = 8190
+
+logger_class = "gatewayproj.observability.access_log.JsonAccessLogger"
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") != "0" else None
+errorlog = "-"
+# The application's own logs go to stderr as JSON (Django LOGGING).
+capture_output = False
+
+# --- Prometheus in multi-process mode -----------------------------------------------
+# Each worker writes its samples to files in this directory; /metrics aggregates
+# them. It must be set before any worker imports prometheus_client, and emptied
+# when gunicorn starts so counters of a previous run do not leak in.
+_owns_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _owns_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oauthgw-prometheus-")
+
+
+def on_starting(server):
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _owns_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
