@@ -1,9 +1,17 @@
 """Which external authorization server vouches for a client's resource owners."""
 
 from oauthgw.conf import gateway_settings
-from oauthgw.upstream import UpstreamConfig
+from oauthgw.models import AuthorizationServer
+from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable
 
-DEFAULT_NAME = "default"
+DEFAULT_NAME = AuthorizationServer.DEFAULT_NAME
+
+
+class AuthorizationServerDisabled(UpstreamUnavailable):
+    """An operator switched the server off: its clients' password logins get 503, not 401."""
+
+    def __init__(self, name: str):
+        super().__init__("disabled", f"authorization server {name} is disabled")
 
 
 def default_authorization_server() -> UpstreamConfig:
@@ -19,5 +27,32 @@ def default_authorization_server() -> UpstreamConfig:
     )
 
 
+def upstream_config(server: AuthorizationServer) -> UpstreamConfig:
+    return UpstreamConfig(
+        name=server.name,
+        token_url=server.token_url,
+        client_id=server.client_id,
+        client_secret=server.client_secret,
+        scope=server.scope,
+        timeout=server.timeout,
+        max_response_bytes=gateway_settings.UPSTREAM_MAX_RESPONSE_BYTES,
+    )
+
+
 def authorization_server_for(client) -> UpstreamConfig:
-    return default_authorization_server()
+    """The server that checks this client's resource owners; raises if it is disabled."""
+    if client.authorization_server_id is None:
+        return default_authorization_server()
+    server = client.authorization_server
+    if not server.enabled:
+        raise AuthorizationServerDisabled(server.name)
+    return upstream_config(server)
+
+
+def authorization_server_set_enabled(*, server: AuthorizationServer, enabled: bool) -> bool:
+    """Switch a server on or off; return whether anything changed. Takes effect at the next login."""
+    if server.enabled == enabled:
+        return False
+    server.enabled = enabled
+    server.save(update_fields=["enabled", "updated"])
+    return True

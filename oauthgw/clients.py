@@ -1,14 +1,38 @@
-"""Registering clients: the only place a raw client secret exists, once."""
+"""Registering and managing clients: the only place a raw client secret exists, once."""
 
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import check_password, identify_hasher
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
 from oauthgw import grants
-from oauthgw.models import Application
+from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
+from oauthgw.models import Application, AuthorizationServer
 
 
 def client_secret_generate() -> str:
     return generate_client_secret()
+
+
+def client_secret_validate(secret: str) -> None:
+    """Refuse a secret typed by a person that the fast hasher could not keep safe."""
+    if len(secret) < MIN_CUSTOM_SECRET_LENGTH:
+        raise ValidationError(
+            f"A custom client secret must be at least {MIN_CUSTOM_SECRET_LENGTH} characters "
+            f"(this one has {len(secret)}); leave it empty to generate one.",
+            code="secret_too_short",
+        )
+    if secret != secret.strip():
+        raise ValidationError("A client secret must not start or end with whitespace.", code="secret_whitespace")
+    try:
+        identify_hasher(secret)
+    except ValueError:
+        return
+    # The toolkit stores a value that already looks like a hash as it is.
+    raise ValidationError("A client secret must not look like a password hash.", code="secret_looks_hashed")
 
 
 @transaction.atomic
@@ -19,9 +43,17 @@ def client_create(
     scopes: list[str],
     default_scopes: list[str] | None = None,
     can_introspect: bool = False,
+    authorization_server: AuthorizationServer | None = None,
+    secret: str | None = None,
 ) -> tuple[Application, str]:
-    """Create an enabled client; return it with its secret, which is stored only hashed."""
-    secret = client_secret_generate()
+    """Create an enabled client; return it with its secret, which is stored only hashed.
+
+    ``secret`` is a custom secret chosen by an operator; by default one is generated.
+    """
+    if secret is None:
+        secret = client_secret_generate()
+    else:
+        client_secret_validate(secret)
     client = Application(
         name=name,
         client_secret=secret,
@@ -29,10 +61,81 @@ def client_create(
         allowed_scopes=" ".join(scopes),
         default_scopes=" ".join(scopes if default_scopes is None else default_scopes),
         can_introspect=can_introspect,
+        authorization_server=authorization_server,
     )
     client.full_clean(exclude=["client_secret"])
     client.save()
     return client, secret
+
+
+@transaction.atomic
+def client_secret_rotate(
+    *, client: Application, grace: timedelta = timedelta(0), secret: str | None = None
+) -> tuple[Application, str]:
+    """Give the client a new secret; return the client and the secret, shown once.
+
+    With a positive ``grace`` the old secret keeps working until then, so the
+    client's deployments can roll over without downtime; otherwise it stops at
+    once. A secret still in an earlier grace period is replaced.
+    """
+    if grace < timedelta(0):
+        raise ValueError("the grace period cannot be negative")
+    if secret is None:
+        secret = client_secret_generate()
+    else:
+        client_secret_validate(secret)
+    now = timezone.now()
+    client = Application.objects.select_for_update().get(pk=client.pk)
+    if grace > timedelta(0):
+        client.previous_client_secret = client.client_secret  # already a hash
+        client.previous_secret_expires = now + grace
+    else:
+        client.previous_client_secret = ""
+        client.previous_secret_expires = None
+    client.client_secret = secret
+    client.secret_rotated = now
+    # save() and not update(): the bearer cache listens for the client's post_save.
+    client.save(
+        update_fields=[
+            "client_secret",
+            "previous_client_secret",
+            "previous_secret_expires",
+            "secret_rotated",
+            "updated",
+        ]
+    )
+    return client, secret
+
+
+def client_previous_secret_matches(client: Application, secret: str, *, now: datetime | None = None) -> bool:
+    """Whether ``secret`` is the client's previous secret, still inside its grace period."""
+    if not client.previous_client_secret or client.previous_secret_expires is None:
+        return False
+    if (now or timezone.now()) >= client.previous_secret_expires:
+        return False
+    return check_password(secret, client.previous_client_secret)
+
+
+def client_set_enabled(*, client: Application, enabled: bool) -> bool:
+    """Enable or disable a client; return whether anything changed.
+
+    A disabled client is refused at the token endpoint, and its existing tokens
+    at every API, from the next request on (``Application.is_usable``).
+    """
+    if client.enabled == enabled:
+        return False
+    client.enabled = enabled
+    # save() and not update(): the bearer cache listens for the client's post_save.
+    client.save(update_fields=["enabled", "updated"])
+    return True
+
+
+def client_disable(*, client: Application) -> bool:
+    return client_set_enabled(client=client, enabled=False)
+
+
+def client_enable(*, client: Application) -> bool:
+    return client_set_enabled(client=client, enabled=True)
 
 
 def grant_types_parse(value: str) -> list[str]:

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOKEN_REQUEST_BYTES": 8192,
     "MAX_USERNAME_LENGTH": 256,
     "MAX_PASSWORD_LENGTH": 1024,
+    # Days an audit event of the token endpoint is kept; `manage.py
+    # purge_audit_events` deletes older ones.
+    "AUDIT_RETENTION_DAYS": 90,
     # Circuit breaker per authorization server, its state shared through the cache:
     # after THRESHOLD consecutive faults the gateway answers 503 at once for
     # COOLDOWN seconds, then lets one trial request through. 0 disables it.

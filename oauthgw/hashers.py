@@ -6,7 +6,7 @@ characters from a 62-letter alphabet (about 760 bits): no number of rounds
 changes whether it can be guessed, so one HMAC-SHA256 keyed with a random salt is
 as safe and costs microseconds instead of about 0.3 s of CPU per token request.
 Secrets typed by a person must meet ``MIN_CUSTOM_SECRET_LENGTH`` before this
-hasher may store them (see ``oauthgw.secrets``).
+hasher may store them (``oauthgw.clients.client_secret_validate``).
 """
 
 import hashlib
@@ -14,6 +14,12 @@ import hmac
 
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.crypto import constant_time_compare
+
+# A secret a person chooses has far less entropy per character than a generated
+# one; with a fast hash only length keeps it out of reach of offline guessing
+# should the hashes leak. 32 characters even of lowercase letters and digits are
+# about 165 bits.
+MIN_CUSTOM_SECRET_LENGTH = 32
 
 
 class ClientSecretHasher(BasePasswordHasher):

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
@@ -10,6 +11,48 @@ from oauthgw import grants
 
 def _words(value: str) -> frozenset[str]:
     return frozenset(value.split())
+
+
+class AuthorizationServer(models.Model):
+    """An external authorization server that vouches for the resource owners of some clients.
+
+    The server configured by the ``OAUTHGW_UPSTREAM_*`` settings is the default; it
+    is not a row, and clients without a server use it. The gateway's own client
+    secret at the server is sent there with every password check, so it is stored
+    as given, not hashed; the admin never displays it.
+    """
+
+    DEFAULT_NAME = "default"
+
+    name = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="Recorded on every resource owner this server vouches for; cannot be changed later.",
+    )
+    token_url = models.URLField(max_length=500, help_text="The server's RFC 6749 token endpoint.")
+    client_id = models.CharField(max_length=255, help_text="The gateway's own client id at this server.")
+    client_secret = models.CharField(max_length=255, blank=True, default="")
+    scope = models.CharField(max_length=255, blank=True, default="", help_text="Sent with every password check.")
+    timeout = models.FloatField(
+        default=5.0,
+        validators=[MinValueValidator(0.1), MaxValueValidator(60.0)],
+        help_text="Seconds to wait for an answer before the client gets 503.",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="While disabled, password logins of its clients get 503 temporarily_unavailable."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.name == self.DEFAULT_NAME:
+            raise ValidationError({"name": f"{self.DEFAULT_NAME!r} is the server configured by OAUTHGW_UPSTREAM_*."})
 
 
 class Application(AbstractApplication):
@@ -62,6 +105,19 @@ class Application(AbstractApplication):
         default=False,
         help_text="A resource server that may introspect tokens issued to any client (RFC 7662).",
     )
+    authorization_server = models.ForeignKey(
+        AuthorizationServer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clients",
+        help_text="Who checks its resource owners' passwords; empty means the default (OAUTHGW_UPSTREAM_*).",
+    )
+    # After a rotation with a grace period the old secret's hash stays valid until
+    # ``previous_secret_expires``, so a client can roll over without downtime.
+    previous_client_secret = models.CharField(max_length=255, blank=True, default="", editable=False)
+    previous_secret_expires = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated = models.DateTimeField(null=True, blank=True, editable=False)
 
     @property
     def grant_type_set(self) -> frozenset[str]:
@@ -120,3 +176,27 @@ class ResourceOwner(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class AuditEvent(models.Model):
+    """One token-endpoint request and what became of it. Never a password, secret or token."""
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    client_id = models.CharField(max_length=255, blank=True, default="")
+    grant_type = models.CharField(max_length=64, blank=True, default="")
+    # As the client sent it, whether or not the upstream accepted it.
+    username = models.CharField(max_length=512, blank=True, default="")
+    outcome = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    client_ip = models.CharField(max_length=64, blank=True, default="")
+    latency_ms = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-time"]
+        indexes = [
+            models.Index(fields=["client_id", "time"], name="auditevent_client_time"),
+            models.Index(fields=["outcome", "time"], name="auditevent_outcome_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} {self.client_id or '-'} {self.time:%Y-%m-%d %H:%M:%S}"

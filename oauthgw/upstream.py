@@ -13,6 +13,7 @@ too large) raises ``UpstreamUnavailable``.
 
 import json
 import os
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -146,9 +147,9 @@ def _classify(status: int, body: bytes) -> bool:
     raise UpstreamUnavailable("status", f"HTTP {status}")
 
 
-def _post_password_grant(
+def _post_form(
     config: UpstreamConfig, session: requests.Session, form: dict, headers: dict, deadline: float
-) -> tuple[bool, int]:
+) -> tuple[int, bytes]:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         # Queued past the deadline: the caller has already answered; do not send
@@ -164,14 +165,20 @@ def _post_password_grant(
             stream=True,
             allow_redirects=False,
         ) as response:
-            body = _read_capped(response, limit=config.max_response_bytes, deadline=deadline)
-            return _classify(response.status_code, body), response.status_code
+            return response.status_code, _read_capped(response, limit=config.max_response_bytes, deadline=deadline)
     except requests.Timeout as exc:
         raise UpstreamUnavailable("timeout", type(exc).__name__) from exc
     except requests.ConnectionError as exc:
         raise UpstreamUnavailable("connection", type(exc).__name__) from exc
     except requests.RequestException as exc:
         raise UpstreamUnavailable("transport", type(exc).__name__) from exc
+
+
+def _post_password_grant(
+    config: UpstreamConfig, session: requests.Session, form: dict, headers: dict, deadline: float
+) -> tuple[bool, int]:
+    status, body = _post_form(config, session, form, headers, deadline)
+    return _classify(status, body), status
 
 
 def verify_password(
@@ -206,3 +213,61 @@ def verify_password(
     finally:
         UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
     return UpstreamVerdict(accepted=accepted, status=status, latency=time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class UpstreamProbe:
+    """How a token endpoint answered a password-grant request that cannot succeed.
+
+    ``verdict`` is ``ok`` (it answered like an RFC 6749 token endpoint),
+    ``misconfigured`` (it refused the gateway's own client or grant),
+    ``unexpected`` (an answer a token endpoint would not give) or ``unreachable``.
+    """
+
+    verdict: str
+    latency: float
+    status: int | None = None
+    error: str = ""
+    detail: str = ""
+
+    @property
+    def reachable(self) -> bool:
+        return self.status is not None
+
+
+def _probe_verdict(status: int, body: bytes) -> tuple[str, str, str]:
+    document = _json_object(body) or {}
+    error = document.get("error") if isinstance(document.get("error"), str) else ""
+    if status in _REJECTION_STATUSES:
+        if error in _MISCONFIGURATION_ERRORS:
+            return "misconfigured", error, "it refused the gateway's client id, secret or grant"
+        return "ok", error, "it refused an incomplete password grant, as a token endpoint should"
+    if status == 200:
+        return "unexpected", error, "it answered 200 to a request without a password"
+    return "unexpected", error, f"a token endpoint does not answer HTTP {status}"
+
+
+def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Check that ``config`` reaches a token endpoint that accepts the gateway's client.
+
+    Sends an RFC 6749 section 4.3 request for a random username that cannot exist
+    and no password at all, so no real user's credentials ever leave the gateway
+    and nobody's account can be locked by it.
+    """
+    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
+    headers = {"Accept": "application/json", "User-Agent": "oauthgw"}
+    started = time.monotonic()
+    deadline = started + config.timeout
+    transport = _get_transport(max_concurrency)
+    future = transport.executor.submit(_post_form, config, transport.session, form, headers, deadline)
+    try:
+        status, body = future.result(timeout=config.timeout)
+    except FutureTimeout:
+        future.cancel()
+        return UpstreamProbe("unreachable", time.monotonic() - started, detail=f"no answer within {config.timeout:g}s")
+    except UpstreamUnavailable as exc:
+        # A body over the size limit did come from somewhere: reachable, but not a token endpoint.
+        verdict = "unexpected" if exc.kind == "too_large" else "unreachable"
+        return UpstreamProbe(verdict, time.monotonic() - started, detail=str(exc))
+    verdict, error, detail = _probe_verdict(status, body)
+    return UpstreamProbe(verdict, time.monotonic() - started, status=status, error=error, detail=detail)

@@ -6,6 +6,10 @@ owners are vouched for by an external authorization server instead of Django's
 refresh tokens expire by the client's refresh lifetime.
 """
 
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors, utils
@@ -13,6 +17,7 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthgw import grants, lifetimes
 from oauthgw.bearer_cache import access_token_load
 from oauthgw.client_ip import client_ip
+from oauthgw.clients import client_previous_secret_matches
 from oauthgw.conf import gateway_settings
 from oauthgw.errors import TemporarilyUnavailableError
 from oauthgw.password_grant import resource_owner_authenticate
@@ -21,6 +26,28 @@ from oauthgw.upstream import UpstreamUnavailable
 
 class GatewayOAuth2Validator(OAuth2Validator):
     # One instance serves every thread: keep it stateless.
+
+    def authenticate_client(self, request, *args, **kwargs):
+        if super().authenticate_client(request, *args, **kwargs):
+            return True
+        # During a secret rotation's grace period the previous secret works too.
+        client_id, secret = self._presented_client_credentials(request)
+        if not client_id or not secret:
+            return False
+        client = self._load_application(client_id, request)
+        return client is not None and client_previous_secret_matches(client, secret)
+
+    def _presented_client_credentials(self, request) -> tuple[str, str]:
+        """(client_id, secret) from the Basic header, else the body; empty when absent or malformed."""
+        encoded = self._extract_basic_auth(request)
+        if not encoded:
+            return request.client_id or "", getattr(request, "client_secret", "") or ""
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            return "", ""
+        client_id, _, secret = decoded.partition(":")
+        return unquote_plus(client_id), unquote_plus(secret)
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
         # oauthlib checks the user before the grant and the scopes; both must be

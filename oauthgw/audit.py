@@ -1,0 +1,64 @@
+"""The audit trail of the token endpoint: one AuditEvent per request.
+
+The token view announces every outcome (``oauthgw.outcomes``); the receiver here
+records it. What is recorded is what the outcome carries: the username as the
+client sent it, never a password, secret or token.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from oauthgw.conf import gateway_settings
+from oauthgw.models import AuditEvent
+from oauthgw.outcomes import TokenOutcome, token_request_finished
+
+logger = logging.getLogger(__name__)
+
+PURGE_BATCH_SIZE = 5000
+
+
+def _clip(value: str, field: str) -> str:
+    return (value or "")[: AuditEvent._meta.get_field(field).max_length]
+
+
+def audit_event_record(*, outcome: TokenOutcome) -> AuditEvent:
+    return AuditEvent.objects.create(
+        client_id=_clip(outcome.client_id, "client_id"),
+        grant_type=_clip(outcome.grant_type, "grant_type"),
+        username=_clip(outcome.username, "username"),
+        outcome=_clip(outcome.outcome, "outcome"),
+        status=outcome.status,
+        client_ip=_clip(outcome.client_ip, "client_ip"),
+        latency_ms=max(0, round(outcome.latency * 1000)),
+    )
+
+
+def audit_events_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE) -> int:
+    """Delete events before ``older_than`` in batches (short transactions); return how many."""
+    deleted = 0
+    while True:
+        batch = list(AuditEvent.objects.filter(time__lt=older_than).values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            return deleted
+        count, _ = AuditEvent.objects.filter(pk__in=batch).delete()
+        deleted += count
+
+
+def audit_retention_cutoff(*, now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=gateway_settings.AUDIT_RETENTION_DAYS)
+
+
+def _record_token_outcome(sender, *, outcome: TokenOutcome, **kwargs) -> None:
+    # The response is already decided (a token may have been issued): a broken
+    # audit table is logged loudly but does not take the token away again.
+    try:
+        audit_event_record(outcome=outcome)
+    except DatabaseError:
+        logger.exception("could not record the audit event of a %s token request", outcome.outcome)
+
+
+def connect_receivers() -> None:
+    token_request_finished.connect(_record_token_outcome, dispatch_uid="oauthgw.audit.record_token_outcome")
