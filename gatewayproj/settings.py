@@ -6,6 +6,7 @@ the development authorization server. The gateway's own keys live in
 ``oauthgw.conf`` (``OAUTHGW_*`` variables), the toolkit's in ``OAUTH2_PROVIDER``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "oauthgw",
     "helloworld",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -45,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the 429 response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gatewayproj.urls"
@@ -142,6 +146,8 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"hello": "Call the HelloWorld API"},
     "CLIENT_SECRET_HASHER": "oauthgw_hmac_sha256",
     "APPLICATION_ADMIN_CLASS": "oauthgw.admin.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "oauthgw.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "oauthgw.admin.RefreshTokenAdmin",
     # Defaults for clients that do not set their own lifetimes.
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 14 * 24 * 3600,
@@ -205,6 +211,26 @@ SPECTACULAR_SETTINGS = {
     "OAUTH2_TOKEN_URL": "/oauth2/token",
     "OAUTH2_REFRESH_URL": "/oauth2/token",
 }
+
+# --- The admin: staff only, password guessing throttled --------------------------
+# django-axes counts failed logins per username and client address (the gateway's
+# TRUSTED_PROXY_COUNT rule) and answers 429 for a cool-off period after too many.
+# Secure cookies in production come with DJANGO_SECURE (above).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "oauthgw.admin.site.login_client_ip"
+# Only failures are recorded; a row per successful login is noise here.
+AXES_DISABLE_ACCESS_LOG = True
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_HTTPONLY = True
+# Nothing in the admin reads the CSRF cookie from JavaScript.
+CSRF_COOKIE_HTTPONLY = True
 
 # --- Logging: no token, secret or password ever reaches a log line ------------------
 # One JSON object per line with the request id (X-Request-ID) by default;

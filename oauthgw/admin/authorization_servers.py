@@ -1,0 +1,164 @@
+"""External authorization servers: the write-only client secret, test connection, breaker state."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import ngettext
+
+from oauthgw import upstream
+from oauthgw.admin.fields import WriteOnlySecretField
+from oauthgw.authorization_servers import (
+    authorization_server_set_enabled,
+    default_authorization_server,
+    upstream_config,
+)
+from oauthgw.conf import gateway_settings
+from oauthgw.models import AuthorizationServer
+
+try:
+    from oauthgw.circuit_breaker import breaker_state
+except ImportError:  # the breaker is not part of this build yet: nothing ever trips
+
+    def breaker_state(server_name: str) -> str:
+        return "closed"
+
+
+_PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
+
+
+def probe_message(name: str, probe: upstream.UpstreamProbe) -> tuple[int, str]:
+    """The admin message for one test-connection result: never a secret, only what was observed."""
+    latency = f"{probe.latency * 1000:.0f} ms"
+    if not probe.reachable:
+        return messages.ERROR, f"{name}: unreachable after {latency} ({probe.detail})."
+    answer = f"HTTP {probe.status}" + (f" {probe.error}" if probe.error else "")
+    verdicts = {
+        "ok": "reachable, answers like an RFC 6749 token endpoint",
+        "misconfigured": "reachable, but refuses the gateway's client id or secret",
+        "unexpected": "reachable, but does not answer like a token endpoint",
+    }
+    return _PROBE_LEVELS[probe.verdict], f"{name}: {verdicts[probe.verdict]} ({answer}, {latency}): {probe.detail}."
+
+
+class AuthorizationServerForm(forms.ModelForm):
+    client_secret = WriteOnlySecretField(
+        label="Client secret",
+        help_text="The gateway's own secret at this server. Never shown again; leave empty to keep the stored one.",
+    )
+
+    class Meta:
+        model = AuthorizationServer
+        fields = ["name", "token_url", "client_id", "client_secret", "scope", "timeout", "enabled"]
+
+    def clean_client_secret(self) -> str:
+        typed = self.cleaned_data.get("client_secret") or ""
+        if not typed and self.instance.pk is not None:
+            return AuthorizationServer.objects.values_list("client_secret", flat=True).get(pk=self.instance.pk)
+        return typed
+
+
+class AuthorizationServerAdmin(admin.ModelAdmin):
+    form = AuthorizationServerForm
+    change_list_template = "admin/oauthgw/authorizationserver/change_list.html"
+    change_form_template = "admin/oauthgw/authorizationserver/change_form.html"
+    list_display = ("name", "token_url", "client_id", "enabled", "timeout", "circuit", "client_count")
+    list_filter = ("enabled",)
+    search_fields = ("name", "token_url")
+    actions = ("test_connection", "enable_servers", "disable_servers")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(client_total=Count("clients"))
+
+    def get_readonly_fields(self, request, obj=None):
+        # Resource owners record the server by name: renaming would orphan them.
+        return ("name", "created", "updated") if obj is not None else ()
+
+    @admin.display(description="circuit breaker")
+    def circuit(self, obj):
+        return breaker_state(obj.name)
+
+    @admin.display(description="clients", ordering="client_total")
+    def client_count(self, obj):
+        return obj.client_total
+
+    def changelist_view(self, request, extra_context=None):
+        default = default_authorization_server()
+        extra_context = {
+            **(extra_context or {}),
+            "default_server": default,
+            "default_circuit": breaker_state(default.name),
+            "default_has_secret": bool(default.client_secret),
+            "default_test_url": reverse("admin:oauthgw_authorizationserver_test_default"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # --- Test connection -----------------------------------------------------------
+
+    def get_urls(self):
+        urls = [
+            path(
+                "default/test-connection/",
+                self.admin_site.admin_view(self.test_default_view),
+                name="oauthgw_authorizationserver_test_default",
+            ),
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="oauthgw_authorizationserver_test",
+            ),
+        ]
+        return [*urls, *super().get_urls()]
+
+    def _probe(self, request, name: str, config: upstream.UpstreamConfig) -> None:
+        probe = upstream.probe_token_endpoint(config, max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY)
+        level, text = probe_message(name, probe)
+        self.message_user(request, f"{text} Circuit breaker: {breaker_state(name)}.", level)
+
+    def test_default_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        self._probe(request, default_authorization_server().name, default_authorization_server())
+        return HttpResponseRedirect(reverse("admin:oauthgw_authorizationserver_changelist"))
+
+    def test_connection_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        server = get_object_or_404(AuthorizationServer, pk=object_id)
+        if not self.has_view_permission(request, server):
+            raise PermissionDenied
+        self._probe(request, server.name, upstream_config(server))
+        return HttpResponseRedirect(reverse("admin:oauthgw_authorizationserver_change", args=[server.pk]))
+
+    @admin.action(description="Test connection of selected servers")
+    def test_connection(self, request, queryset):
+        for server in queryset:
+            self._probe(request, server.name, upstream_config(server))
+
+    # --- Enable / disable -------------------------------------------------------------
+
+    def _set_enabled(self, request, queryset, *, enabled: bool) -> None:
+        changed = 0
+        for server in queryset:
+            if not authorization_server_set_enabled(server=server, enabled=enabled):
+                continue
+            self.log_change(request, server, "Enabled." if enabled else "Disabled: its clients' logins get 503.")
+            changed += 1
+        verb = "Enabled" if enabled else "Disabled"
+        self.message_user(request, ngettext(f"{verb} %d server.", f"{verb} %d servers.", changed) % changed)
+
+    @admin.action(description="Enable selected servers", permissions=["change"])
+    def enable_servers(self, request, queryset):
+        self._set_enabled(request, queryset, enabled=True)
+
+    @admin.action(description="Disable selected servers (their clients get 503)", permissions=["change"])
+    def disable_servers(self, request, queryset):
+        self._set_enabled(request, queryset, enabled=False)
+
+
+admin.site.register(AuthorizationServer, AuthorizationServerAdmin)

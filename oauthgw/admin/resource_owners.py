@@ -1,0 +1,52 @@
+"""Resource owners: who vouched for them, when they were seen, their live tokens."""
+
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from oauthgw.models import ResourceOwner
+from oauthgw.revocation import NOTHING, tokens_revoke_for_user
+
+_ACCESS_TOKENS = "user__oauth2_provider_accesstoken"
+
+
+@admin.register(ResourceOwner)
+class ResourceOwnerAdmin(admin.ModelAdmin):
+    list_display = ("subject", "authorization_server", "first_seen", "last_seen", "tokens")
+    search_fields = ("subject",)
+    list_filter = ("authorization_server", "last_seen")
+    readonly_fields = ("subject", "authorization_server", "first_seen", "last_seen", "tokens", "login")
+    fields = readonly_fields
+    actions = ("revoke_owner_tokens",)
+
+    def get_queryset(self, request):
+        live = Q(**{f"{_ACCESS_TOKENS}__expires__gt": timezone.now()})
+        return super().get_queryset(request).annotate(live_tokens=Count(_ACCESS_TOKENS, filter=live))
+
+    def has_add_permission(self, request):
+        # Created when an authorization server first vouches for someone.
+        return False
+
+    @admin.display(description="live access tokens", ordering="live_tokens")
+    def tokens(self, obj):
+        url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?user__id__exact={obj.user_id}&state=live"
+        return format_html('<a href="{}">{}</a>', url, obj.live_tokens)
+
+    @admin.display(description="admin login")
+    def login(self, obj):
+        return "never: no usable password, not staff"
+
+    @admin.action(description="Revoke all tokens of selected resource owners", permissions=["change"])
+    def revoke_owner_tokens(self, request, queryset):
+        revoked = NOTHING
+        for owner in queryset.select_related("user"):
+            count = tokens_revoke_for_user(user=owner.user)
+            self.log_change(
+                request, owner, f"Revoked all tokens: {count.access_tokens} access, {count.refresh_tokens} refresh."
+            )
+            revoked += count
+        self.message_user(
+            request, f"Revoked {revoked.access_tokens} access and {revoked.refresh_tokens} refresh tokens."
+        )
