@@ -141,6 +141,7 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "oauthgw.server.GatewayServer",
+    "OAUTH2_BACKEND_CLASS": "oauthgw.oauthlib_backend.GatewayOAuthLibCore",
     "OAUTH2_VALIDATOR_CLASS": "oauthgw.validators.GatewayOAuth2Validator",
     "SCOPES_BACKEND_CLASS": "oauthgw.scopes.ApplicationScopes",
     "SCOPES": {"hello": "Call the HelloWorld API"},

@@ -10,7 +10,10 @@ def access_token_seconds(client) -> int:
 
 
 def refresh_token_seconds(client) -> int:
-    return client.refresh_token_lifetime or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    # The toolkit's REFRESH_TOKEN_EXPIRE_SECONDS is the default and the ceiling:
+    # the toolkit itself refuses older refresh tokens, and cleartokens relies on it.
+    ceiling = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    return min(client.refresh_token_lifetime or ceiling, ceiling)
 
 
 def refresh_token_lifetime(client) -> timedelta:

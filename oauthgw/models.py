@@ -150,6 +150,11 @@ class Application(AbstractApplication):
             raise ValidationError({"allowed_scopes": f"Unknown scopes: {' '.join(sorted(unknown_scopes))}"})
         if not self.default_scope_set <= self.allowed_scope_set:
             raise ValidationError({"default_scopes": "Default scopes must be among the allowed scopes."})
+        ceiling = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+        if self.refresh_token_lifetime and self.refresh_token_lifetime > ceiling:
+            raise ValidationError(
+                {"refresh_token_lifetime": f"At most {ceiling} seconds (the gateway's REFRESH_TOKEN_EXPIRE_SECONDS)."}
+            )
 
 
 class ResourceOwner(models.Model):

@@ -82,7 +82,7 @@ def _check_client_authentication(request: HttpRequest, parameters: dict[str, str
     if basic_client_id is None:
         return
     # RFC 6749 section 2.3: one authentication method per request.
-    if "client_secret" in parameters:
+    if parameters.get("client_secret"):
         raise errors.InvalidRequestError(
             description="Send client credentials either in the Basic header or in the body, not both."
         )

@@ -146,11 +146,6 @@ def test_malformed_authorization_header_is_invalid_client_with_basic_challenge(p
     assert upstream.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: token_request accepts the scheme case-insensitively (RFC 7235 section 2.1), but the toolkit's "
-    "_extract_basic_auth compares it to 'Basic' exactly, so 'basic ...' ends as 401 invalid_client",
-)
 def test_basic_scheme_name_is_case_insensitive(post_raw, upstream):
     app = post_raw.app
     upstream.accepts()
@@ -161,11 +156,6 @@ def test_basic_scheme_name_is_case_insensitive(post_raw, upstream):
     assert response.status_code == 200, response.content
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an empty client_secret= next to Basic is refused as a second authentication method; "
-    "RFC 6749 section 3.2 says a parameter without a value is treated as omitted",
-)
 def test_empty_client_secret_next_to_basic_is_treated_as_omitted(post_raw, upstream):
     upstream.accepts()
 
