@@ -119,11 +119,7 @@ def parse_user_entries(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def users_from_env(value: str) -> dict[str, str]:
-    entries = [
-        (f"DEV_AUTH_USERS entry {n}", entry)
-        for n, entry in enumerate(value.split(","), start=1)
-        if entry
-    ]
+    entries = [(f"DEV_AUTH_USERS entry {n}", entry) for n, entry in enumerate(value.split(","), start=1) if entry]
     return parse_user_entries(entries)
 
 
@@ -186,9 +182,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         description="Development stand-in for the external OAuth 2.0 "
         "authorization server (password grant only, loopback only).",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument(
         "--port",
         type=port_number,
@@ -218,9 +212,7 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     client_id, sep, client_secret = decoded.partition(":")
     if not sep:
         return None
-    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(
-        client_secret
-    )
+    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(client_secret)
 
 
 def same_secret(expected: str, supplied: str) -> bool:
@@ -231,9 +223,7 @@ def form_parameters(body: bytes) -> dict[str, str]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise OAuthError(
-            HTTPStatus.BAD_REQUEST, "invalid_request", "The body is not UTF-8."
-        ) from exc
+        raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_request", "The body is not UTF-8.") from exc
     pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False)
     params: dict[str, str] = {}
     for name, value in pairs:
@@ -254,9 +244,7 @@ def form_parameters(body: bytes) -> dict[str, str]:
 class PasswordGrantEndpoint:
     """The token-issuing rules, kept apart from HTTP plumbing."""
 
-    def __init__(
-        self, users: Mapping[str, str], client_id: str, client_secret: str
-    ) -> None:
+    def __init__(self, users: Mapping[str, str], client_id: str, client_secret: str) -> None:
         self._users = dict(users)
         self._client_id = client_id
         self._client_secret = client_secret
@@ -277,9 +265,7 @@ class PasswordGrantEndpoint:
 
     def check_resource_owner(self, username: str, password: str) -> None:
         expected = self._users.get(username)
-        stored = (
-            expected.encode("utf-8") if expected is not None else _UNKNOWN_USER_PASSWORD
-        )
+        stored = expected.encode("utf-8") if expected is not None else _UNKNOWN_USER_PASSWORD
         matches = hmac.compare_digest(stored, password.encode("utf-8"))
         if expected is None or not matches:
             raise OAuthError(
@@ -291,9 +277,7 @@ class PasswordGrantEndpoint:
     def issue(self, params: Mapping[str, str]) -> dict[str, object]:
         grant_type = params.get("grant_type")
         if grant_type is None:
-            raise OAuthError(
-                HTTPStatus.BAD_REQUEST, "invalid_request", "Missing grant_type."
-            )
+            raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_request", "Missing grant_type.")
         if grant_type != "password":
             raise OAuthError(HTTPStatus.BAD_REQUEST, "unsupported_grant_type")
         if "username" not in params or "password" not in params:
@@ -372,18 +356,14 @@ class Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
-            raise OAuthError(
-                HTTPStatus.LENGTH_REQUIRED, "invalid_request", "Send Content-Length."
-            )
+            raise OAuthError(HTTPStatus.LENGTH_REQUIRED, "invalid_request", "Send Content-Length.")
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
             length = -1
         if length < 0:
             self.close_connection = True
-            raise OAuthError(
-                HTTPStatus.BAD_REQUEST, "invalid_request", "Bad Content-Length."
-            )
+            raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_request", "Bad Content-Length.")
         if length > MAX_BODY_BYTES:
             self._discard_body(length)
             raise OAuthError(
@@ -456,16 +436,12 @@ class DevAuthorizationServer(ThreadingHTTPServer):
         port: int,
         endpoint: PasswordGrantEndpoint,
     ) -> None:
-        self.address_family = (
-            socket.AF_INET6 if address.version == 6 else socket.AF_INET
-        )
+        self.address_family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
         self.endpoint = endpoint
         super().__init__((str(address), port), Handler)
 
 
-def endpoint_from_env(
-    users: Mapping[str, str], environ: Mapping[str, str]
-) -> PasswordGrantEndpoint:
+def endpoint_from_env(users: Mapping[str, str], environ: Mapping[str, str]) -> PasswordGrantEndpoint:
     return PasswordGrantEndpoint(
         users,
         client_id=environ.get("DEV_AUTH_CLIENT_ID", DEFAULT_CLIENT_ID),

@@ -32,7 +32,15 @@
 # all is accepted. Only a 200 means "credentials valid".
 set -euo pipefail
 
+log() { echo "glewlwyd/start.sh: $*" >&2; }
+fail() { log "error: $*"; exit 1; }
+
 port="${UPSTREAM_PORT:-4593}"
+if ! [[ "$port" =~ ^[0-9]{1,5}$ ]] || ((10#$port < 1 || 10#$port > 65535)); then
+  fail "UPSTREAM_PORT must be a TCP port number"
+fi
+# "08" and "8" must name the same state dir, here and in stop.sh.
+port=$((10#$port))
 client_id="${UPSTREAM_CLIENT_ID:-gateway-client}"
 client_secret="${UPSTREAM_CLIENT_SECRET:-gateway-secret}"
 main_user="${UPSTREAM_USER:-abc123}"
@@ -50,11 +58,6 @@ conf="$state_dir/glewlwyd.conf"
 db="$state_dir/glewlwyd.db"
 pid_file="$state_dir/glewlwyd.pid"
 
-log() { echo "glewlwyd/start.sh: $*" >&2; }
-fail() { log "error: $*"; exit 1; }
-
-[[ "$port" =~ ^[0-9]+$ ]] && ((port >= 1 && port <= 65535)) \
-  || fail "UPSTREAM_PORT must be a TCP port number"
 [[ "$start_timeout" =~ ^[0-9]+$ ]] || fail "UPSTREAM_START_TIMEOUT must be whole seconds"
 [ -n "${scope// /}" ] || fail "UPSTREAM_SCOPE must name at least one scope"
 
@@ -178,8 +181,10 @@ ensure_signing_key() {
 launch() {
   # setsid: the server gets its own session and survives this script and the
   # terminal's signals. Its own output only matters when startup fails.
+  # 9>&-: an inherited lock descriptor would hold the state dir's lock for as
+  # long as the server runs, and the next start.sh or stop.sh would hang.
   setsid "$glewlwyd" --config-file="$conf" \
-    >"$state_dir/glewlwyd.out" 2>&1 </dev/null &
+    >"$state_dir/glewlwyd.out" 2>&1 </dev/null 9>&- &
   local pid=$!
   echo "$pid" >"$pid_file"
 
@@ -368,12 +373,25 @@ check_owners() {
 
 # --- main ---------------------------------------------------------------------
 
+# A server this run started but could not seed or check is of no use to the
+# caller, who would only get "failed" and a process to hunt down.
+started_pid=""
+stop_if_half_started() {
+  local status=$?
+  if ((status != 0)) && [ -n "$started_pid" ] && alive "$started_pid"; then
+    log "stopping glewlwyd $started_pid, which this run started"
+    kill -TERM "$started_pid" 2>/dev/null || true
+    rm -f "$pid_file"
+  fi
+}
+trap stop_if_half_started EXIT
+
 main() {
   ensure_packages
   mkdir -p "$state_dir"
   chmod 0700 "$state_dir"
   # One start or stop at a time per state dir.
-  exec 9>>"$state_dir/lock"
+  exec 9>>"$state_dir/glewlwyd.lock"
   flock 9
 
   local pid
@@ -382,10 +400,12 @@ main() {
   else
     start_fresh
     pid="$(cat "$pid_file")"
+    started_pid="$pid"
   fi
   seed
   check_owners
 
+  started_pid=""
   echo "TOKEN_ENDPOINT=$base_url/api/oidc/token"
   echo "LEGACY_TOKEN_ENDPOINT=$base_url/api/glwd/token"
   echo "PID=$pid"

@@ -7,14 +7,16 @@
 set -euo pipefail
 
 port="${UPSTREAM_PORT:-4593}"
+# Same normalisation as start.sh, so "08" finds the state dir of port 8.
+[[ "$port" =~ ^[0-9]{1,5}$ ]] && port=$((10#$port))
 state_dir="${1:-${UPSTREAM_STATE_DIR:-/tmp/glewlwyd-upstream-$port}}"
 
 readonly glewlwyd=/usr/bin/glewlwyd
 conf="$state_dir/glewlwyd.conf"
 pid_file="$state_dir/glewlwyd.pid"
-# Exactly what start.sh creates, so a state dir shared with other files is
-# never emptied wholesale.
-state_files=(glewlwyd.conf glewlwyd.db glewlwyd.log glewlwyd.out jwt-key glewlwyd.pid lock)
+# Exactly the files start.sh creates: a state dir that also holds other files
+# is never emptied wholesale.
+state_files=(glewlwyd.conf glewlwyd.db glewlwyd.log glewlwyd.out jwt-key glewlwyd.pid glewlwyd.lock)
 
 log() { echo "glewlwyd/stop.sh: $*" >&2; }
 
@@ -52,12 +54,11 @@ terminate() {
 
 remove_state() {
   [ "${UPSTREAM_KEEP_STATE:-0}" = 1 ] && return 0
-  # Without start.sh's config this is not a state dir we made; leave it alone.
-  [ -f "$conf" ] || return 0
   local name
   for name in "${state_files[@]}"; do
     rm -f -- "${state_dir:?}/$name"
   done
+  # Only an emptied directory goes; anything else in it is not ours.
   rmdir -- "$state_dir" 2>/dev/null || true
 }
 
@@ -67,7 +68,7 @@ main() {
     return 0
   fi
   # Wait for a start.sh that is still seeding this state dir.
-  exec 9>>"$state_dir/lock"
+  exec 9>>"$state_dir/glewlwyd.lock"
   flock 9
 
   local pid

@@ -83,9 +83,7 @@ class ServerFactory:
         self.directory = directory
         self.started: list[subprocess.Popen[str]] = []
 
-    def start(
-        self, *args: str, env: Mapping[str, str] | None = None, port: int | None = None
-    ) -> Server:
+    def start(self, *args: str, env: Mapping[str, str] | None = None, port: int | None = None) -> Server:
         port = port or free_port()
         stderr_path = self.directory / f"stderr-{port}.log"
         argv = [sys.executable, str(SCRIPT), *args]
@@ -108,15 +106,10 @@ class ServerFactory:
         """A server with the test users in a file and a hard-to-encode client."""
         users_file = self.directory / "users.txt"
         users_file.write_text(
-            "# comment line\n"
-            "\n"
-            f"{PLAIN_USER}:{PLAIN_PASSWORD}\n"
-            f"{TRICKY_USER}:{TRICKY_PASSWORD}\n",
+            f"# comment line\n\n{PLAIN_USER}:{PLAIN_PASSWORD}\n{TRICKY_USER}:{TRICKY_PASSWORD}\n",
             encoding="utf-8",
         )
-        env = clean_env(
-            DEV_AUTH_CLIENT_ID=CLIENT_ID, DEV_AUTH_CLIENT_SECRET=CLIENT_SECRET
-        )
+        env = clean_env(DEV_AUTH_CLIENT_ID=CLIENT_ID, DEV_AUTH_CLIENT_SECRET=CLIENT_SECRET)
         return self.start("--users-file", str(users_file), env=env)
 
     def stop_all(self) -> None:
@@ -151,9 +144,7 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
 
 
 def basic(client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> str:
-    raw = (
-        f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(client_secret)}"
-    )
+    raw = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(client_secret)}"
     return "Basic " + base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
 
@@ -172,9 +163,7 @@ def post_token(
             "username": PLAIN_USER,
             "password": PLAIN_PASSWORD,
         }
-    return requests.post(
-        server.token_url, data=data, headers=headers, timeout=HTTP_TIMEOUT
-    )
+    return requests.post(server.token_url, data=data, headers=headers, timeout=HTTP_TIMEOUT)
 
 
 def password_grant(username: str, password: str, **extra: str) -> dict[str, str]:
@@ -296,9 +285,7 @@ def test_users_from_env_split_on_first_colon(start_server) -> None:
 
 
 def test_valid_password_grant_issues_bearer_token(server: Server) -> None:
-    response = post_token(
-        server, password_grant(PLAIN_USER, PLAIN_PASSWORD, scope="read write")
-    )
+    response = post_token(server, password_grant(PLAIN_USER, PLAIN_PASSWORD, scope="read write"))
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
@@ -306,9 +293,7 @@ def test_valid_password_grant_issues_bearer_token(server: Server) -> None:
     assert response.headers["Pragma"] == "no-cache"
     body = response.json()
     token = body.pop("access_token")
-    assert len(token) == 43 and set(token) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    )
+    assert len(token) == 43 and set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     assert body == {
         "token_type": "Bearer",
         "expires_in": 3600,
@@ -387,9 +372,7 @@ def test_missing_client_authentication_is_invalid_client(server: Server) -> None
 
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_client"}
-    assert (
-        response.headers["WWW-Authenticate"] == 'Basic realm="dev-authorization-server"'
-    )
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="dev-authorization-server"'
 
 
 @pytest.mark.parametrize(
@@ -403,9 +386,7 @@ def test_missing_client_authentication_is_invalid_client(server: Server) -> None
         "Bearer abc",
     ],
 )
-def test_bad_client_authentication_is_invalid_client(
-    server: Server, authorization: str
-) -> None:
+def test_bad_client_authentication_is_invalid_client(server: Server, authorization: str) -> None:
     response = post_token(server, authorization=authorization)
 
     assert response.status_code == 401
@@ -489,12 +470,8 @@ def test_unknown_path_is_json_404(server: Server) -> None:
         ("POST", "/health", "GET, HEAD"),
     ],
 )
-def test_wrong_method_is_json_405(
-    server: Server, method: str, path: str, allow: str
-) -> None:
-    response = requests.request(
-        method, f"{server.base_url}{path}", timeout=HTTP_TIMEOUT
-    )
+def test_wrong_method_is_json_405(server: Server, method: str, path: str, allow: str) -> None:
+    response = requests.request(method, f"{server.base_url}{path}", timeout=HTTP_TIMEOUT)
 
     assert response.status_code == 405
     assert response.headers["Allow"] == allow
@@ -505,13 +482,9 @@ def test_wrong_method_is_json_405(
 
 
 def test_log_has_method_path_status_and_no_secrets(own_server: Server) -> None:
-    token = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).json()[
-        "access_token"
-    ]
+    token = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).json()["access_token"]
     post_token(own_server, password_grant(PLAIN_USER, "wrong-guess"))
-    requests.get(
-        f"{own_server.base_url}/token?password={PLAIN_PASSWORD}", timeout=HTTP_TIMEOUT
-    )
+    requests.get(f"{own_server.base_url}/token?password={PLAIN_PASSWORD}", timeout=HTTP_TIMEOUT)
     stop(own_server.process)
     log = own_server.stderr_path.read_text(encoding="utf-8")
     stdout = own_server.process.stdout.read()
