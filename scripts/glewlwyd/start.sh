@@ -17,6 +17,7 @@
 #   UPSTREAM_STATE_DIR       config, DB, logs, PID   (/tmp/glewlwyd-upstream-$PORT)
 #   UPSTREAM_LOG_LEVEL       NONE ERROR WARNING INFO DEBUG (WARNING; INFO logs tokens)
 #   UPSTREAM_START_TIMEOUT   seconds to wait for the server           (30)
+#   UPSTREAM_INSTALL_ONLY=1  install the Debian packages and exit
 #
 # On success stdout has exactly these lines (diagnostics go to stderr):
 #   TOKEN_ENDPOINT=http://127.0.0.1:PORT/api/oidc/token
@@ -388,6 +389,8 @@ trap stop_if_half_started EXIT
 
 main() {
   ensure_packages
+  # Install only (CI's dependency step): nothing to start.
+  [ "${UPSTREAM_INSTALL_ONLY:-0}" = 1 ] && return 0
   mkdir -p "$state_dir"
   chmod 0700 "$state_dir"
   # One start or stop at a time per state dir.
