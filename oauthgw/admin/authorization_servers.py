@@ -45,6 +45,9 @@ def probe_message(name: str, probe: upstream.UpstreamProbe) -> tuple[int, str]:
 
 
 class AuthorizationServerForm(forms.ModelForm):
+    token_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text=AuthorizationServer._meta.get_field("token_url").help_text
+    )
     client_secret = WriteOnlySecretField(
         label="Client secret",
         help_text="The gateway's own secret at this server. Never shown again; leave empty to keep the stored one.",

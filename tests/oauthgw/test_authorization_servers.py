@@ -1,0 +1,84 @@
+"""Which authorization server checks a client's resource owners, and what a disabled one does."""
+
+import pytest
+import responses
+
+from oauthgw.authorization_servers import AuthorizationServerDisabled, authorization_server_for
+from oauthgw.models import AuthorizationServer, ResourceOwner
+from tests.oauthgw.conftest import PASSWORD, USERNAME
+
+pytestmark = pytest.mark.django_db
+
+OTHER_URL = "http://other-upstream.test/oauth/token"
+
+
+@pytest.fixture
+def other_server(db):
+    return AuthorizationServer.objects.create(
+        name="partner", token_url=OTHER_URL, client_id="gw-at-partner", client_secret="partner-secret", timeout=1.5
+    )
+
+
+def test_a_client_without_a_server_uses_the_default_from_the_settings(make_client, upstream_url):
+    config = authorization_server_for(make_client())
+
+    assert config.name == "default"
+    assert config.token_url == upstream_url
+    assert config.client_id == "gateway"
+
+
+def test_a_client_with_a_server_uses_that_servers_settings(make_client, other_server):
+    config = authorization_server_for(make_client(authorization_server=other_server))
+
+    assert (config.name, config.token_url, config.client_id, config.client_secret, config.timeout) == (
+        "partner",
+        OTHER_URL,
+        "gw-at-partner",
+        "partner-secret",
+        1.5,
+    )
+
+
+def test_a_disabled_server_is_unavailable_not_a_rejection(make_client, other_server):
+    other_server.enabled = False
+    other_server.save()
+
+    with pytest.raises(AuthorizationServerDisabled):
+        authorization_server_for(make_client(authorization_server=other_server))
+
+
+def test_the_password_grant_asks_the_clients_server_and_records_it_on_the_owner(
+    post_token, make_client, other_server, upstream
+):
+    upstream.mock.add(responses.POST, OTHER_URL, json={"access_token": "x", "token_type": "bearer"})
+    app = make_client(authorization_server=other_server)
+
+    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
+
+    assert response.status_code == 200
+    assert [call.request.url for call in upstream.calls] == [OTHER_URL]
+    assert ResourceOwner.objects.get(subject=USERNAME).authorization_server == "partner"
+
+
+def test_the_same_username_at_two_servers_is_two_resource_owners(post_token, make_client, other_server, upstream):
+    upstream.accepts()
+    upstream.mock.add(responses.POST, OTHER_URL, json={"access_token": "x", "token_type": "bearer"})
+    form = {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+
+    post_token(form, app=make_client())
+    post_token(form, app=make_client(authorization_server=other_server))
+
+    assert sorted(ResourceOwner.objects.values_list("authorization_server", flat=True)) == ["default", "partner"]
+
+
+def test_a_disabled_server_answers_503_without_calling_it(post_token, make_client, other_server, upstream):
+    other_server.enabled = False
+    other_server.save()
+    app = make_client(authorization_server=other_server)
+
+    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "Retry-After" in response
+    assert upstream.calls == []
