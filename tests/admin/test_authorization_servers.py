@@ -1,0 +1,138 @@
+"""The authorization servers admin: write-only secret, the read-only default, test connection."""
+
+import pytest
+import responses
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from oauthgw.models import AuthorizationServer
+from tests.admin.conftest import messages_of
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/oauthgw/authorizationserver/add/"
+CHANGELIST_URL = "/admin/oauthgw/authorizationserver/"
+SECRET = "upstream-client-secret-value"
+
+
+def server_form(**overrides) -> dict:
+    return {
+        "name": "partner",
+        "token_url": "https://partner.test/token",
+        "client_id": "gateway",
+        "client_secret": SECRET,
+        "scope": "",
+        "timeout": "5.0",
+        "enabled": "on",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def server(db):
+    return AuthorizationServer.objects.create(
+        name="partner", token_url="https://partner.test/token", client_id="gateway", client_secret=SECRET
+    )
+
+
+def change_url(server) -> str:
+    return reverse("admin:oauthgw_authorizationserver_change", args=[server.pk])
+
+
+def test_adding_a_server_stores_its_secret_for_the_gateway_to_send(admin_client):
+    admin_client.post(ADD_URL, server_form())
+
+    assert AuthorizationServer.objects.get(name="partner").client_secret == SECRET
+
+
+def test_the_change_page_never_shows_the_secret(admin_client, server):
+    page = admin_client.get(change_url(server)).content.decode()
+
+    assert SECRET not in page
+    assert 'type="password"' in page
+
+
+def test_an_empty_secret_field_keeps_the_stored_secret(admin_client, server):
+    admin_client.post(change_url(server), server_form(client_secret="", timeout="2.5"))
+
+    server.refresh_from_db()
+    assert (server.client_secret, server.timeout) == (SECRET, 2.5)
+    assert "Client secret" not in LogEntry.objects.get().get_change_message()
+
+
+def test_a_typed_secret_replaces_the_stored_one_and_the_log_names_only_the_field(admin_client, server):
+    admin_client.post(change_url(server), server_form(client_secret="a-new-upstream-secret"))
+
+    server.refresh_from_db()
+    assert server.client_secret == "a-new-upstream-secret"
+    message = LogEntry.objects.get().get_change_message()
+    assert "Client secret" in message
+    assert "a-new-upstream-secret" not in message
+
+
+def test_the_name_default_is_reserved(admin_client):
+    response = admin_client.post(ADD_URL, server_form(name="default"))
+
+    assert "is the server configured by OAUTHGW_UPSTREAM_*" in response.content.decode()
+    assert not AuthorizationServer.objects.exists()
+
+
+def test_the_name_cannot_change_once_resource_owners_may_carry_it(admin_client, server):
+    admin_client.post(change_url(server), server_form(name="renamed"))
+
+    assert AuthorizationServer.objects.get(pk=server.pk).name == "partner"
+
+
+def test_the_list_shows_the_default_from_the_settings_read_only_without_its_secret(admin_client, upstream_url):
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+
+    assert upstream_url in page
+    assert "gateway-secret" not in page
+    assert "set (not shown)" in page
+
+
+def test_the_list_shows_each_servers_circuit_breaker_state(admin_client, server):
+    response = admin_client.get(CHANGELIST_URL)
+
+    assert "circuit breaker" in response.content.decode().lower()
+    assert response.context["cl"].model_admin.circuit(server) in {"closed", "open", "half_open"}
+
+
+def test_test_connection_reports_a_token_endpoint_as_a_success_message(admin_client, server, upstream_mock):
+    upstream_mock.add(responses.POST, server.token_url, status=400, json={"error": "invalid_request"})
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    [message] = messages_of(response)
+    assert message.startswith("partner: reachable, answers like an RFC 6749 token endpoint (HTTP 400 invalid_request")
+    assert " ms)" in message
+    assert SECRET not in message
+
+
+def test_test_connection_reports_refused_gateway_credentials(admin_client, server, upstream_mock):
+    upstream_mock.add(responses.POST, server.token_url, status=401, json={"error": "invalid_client"})
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert "refuses the gateway's client id or secret" in messages_of(response)[0]
+
+
+def test_test_connection_of_the_default_server(admin_client, upstream_mock, upstream_url):
+    upstream_mock.add(responses.POST, upstream_url, status=503)
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test_default"), follow=True)
+
+    assert messages_of(response)[0].startswith("default: reachable, but does not answer like a token endpoint")
+
+
+def test_test_connection_is_post_only(admin_client, server):
+    response = admin_client.get(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]))
+
+    assert response.status_code == 405
+
+
+def test_the_disable_action_is_logged(admin_client, server):
+    admin_client.post(CHANGELIST_URL, {"action": "disable_servers", "_selected_action": [server.pk]})
+
+    assert AuthorizationServer.objects.get(pk=server.pk).enabled is False
+    assert "Disabled" in LogEntry.objects.get().get_change_message()
