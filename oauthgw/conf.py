@@ -55,10 +55,6 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_USERNAME_FAILURES": 5,
     "THROTTLE_IP_FAILURES": 20,
     "THROTTLE_CLIENT_FAILURES": 1000,
-    # A refresh token presented again less than this many seconds after it was
-    # rotated is taken for a concurrent duplicate of the request that rotated it
-    # (invalid_grant) rather than a replay (which revokes its whole family).
-    "REFRESH_REUSE_LEEWAY": 5,
     # Seconds a validated access token stays in the shared cache (0: no cache).
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.

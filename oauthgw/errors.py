@@ -33,6 +33,25 @@ class TemporarilyUnavailableError(errors.TemporarilyUnavailableError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class SlowDownError(errors.OAuth2Error):
+    """Too many failed attempts (RFC 6749 section 4.3.2): 429, retry later.
+
+    ``slow_down`` is the registered token-endpoint error code (RFC 8628 section
+    3.5) that says "you are going too fast"; 429 and ``Retry-After`` say until when.
+    """
+
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, *, retry_after: int, **kwargs):
+        super().__init__(**kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def basic_challenge() -> str:
     return f'Basic realm="{gateway_settings.REALM}", charset="UTF-8"'
 

@@ -1,9 +1,15 @@
-"""The password grant's policy: ask the client's authorization server, map the answer to a user."""
+"""The password grant's policy: ask the client's authorization server, map the answer to a user.
+
+Before the upstream sees a password, the login must pass the failure limits
+(``throttling``) and the server's circuit breaker (``circuit_breaker``); after it,
+the verdict is recorded on both.
+"""
 
 import logging
 
-from oauthgw import upstream
+from oauthgw import throttling, upstream
 from oauthgw.authorization_servers import authorization_server_for
+from oauthgw.circuit_breaker import CircuitOpen, circuit_breaker
 from oauthgw.conf import gateway_settings
 from oauthgw.fingerprints import fingerprint
 from oauthgw.resource_owners import resource_owner_upsert
@@ -14,22 +20,49 @@ logger = logging.getLogger(__name__)
 def resource_owner_authenticate(*, client, username: str, password: str, client_ip: str):
     """Return the resource owner's user if the upstream accepts the credentials, else None.
 
-    Raises ``upstream.UpstreamUnavailable`` when the upstream gives no clear answer:
-    an outage must never look like a wrong password.
+    Raises ``throttling.Throttled`` when this username, address or client failed
+    too often recently, and ``upstream.UpstreamUnavailable`` when the upstream gives
+    no clear answer (``CircuitOpen`` when the breaker did not even ask it): an
+    outage must never look like a wrong password. Neither contacts the upstream
+    more than once.
     """
     server = authorization_server_for(client)
     try:
-        verdict = upstream.verify_password(
-            server,
-            username=username,
-            password=password,
-            client_ip=client_ip,
-            max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY,
+        attempt = throttling.password_attempt_start(
+            server_name=server.name, username=username, client_id=client.client_id, client_ip=client_ip
         )
+    except throttling.Throttled as exc:
+        logger.info(
+            "login throttled: %s over its limit (user %s, client %s, retry after %ss)",
+            exc.scope,
+            fingerprint(username),
+            client.client_id,
+            exc.retry_after,
+        )
+        raise
+    try:
+        with circuit_breaker(server.name):
+            verdict = upstream.verify_password(
+                server,
+                username=username,
+                password=password,
+                client_ip=client_ip,
+                max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY,
+            )
+    except CircuitOpen as exc:
+        attempt.abandoned()
+        # Logged when the circuit opened; one line per refused request would flood.
+        logger.debug("%s (client %s)", exc, client.client_id)
+        raise
     except upstream.UpstreamUnavailable as exc:
+        attempt.abandoned()
         logger.warning("authorization server %s unavailable (client %s): %s", server.name, client.client_id, exc)
         raise
+    except BaseException:
+        attempt.abandoned()
+        raise
     if not verdict.accepted:
+        attempt.rejected()
         logger.info(
             "authorization server %s rejected user %s (client %s, HTTP %s)",
             server.name,
@@ -38,4 +71,5 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
             verdict.status,
         )
         return None
+    attempt.accepted()
     return resource_owner_upsert(authorization_server=server.name, subject=username)

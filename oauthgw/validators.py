@@ -16,11 +16,14 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 
 from oauthgw import grants, lifetimes
 from oauthgw.bearer_cache import access_token_load
+from oauthgw.circuit_breaker import CircuitOpen
 from oauthgw.client_ip import client_ip
 from oauthgw.clients import client_previous_secret_matches
 from oauthgw.conf import gateway_settings
-from oauthgw.errors import TemporarilyUnavailableError
+from oauthgw.errors import SlowDownError, TemporarilyUnavailableError
 from oauthgw.password_grant import resource_owner_authenticate
+from oauthgw.refresh_rotation import refresh_token_lost_race
+from oauthgw.throttling import Throttled
 from oauthgw.upstream import UpstreamUnavailable
 
 
@@ -59,9 +62,17 @@ class GatewayOAuth2Validator(OAuth2Validator):
             user = resource_owner_authenticate(
                 client=client, username=username, password=password, client_ip=client_ip(request.headers)
             )
+        except Throttled as exc:
+            raise SlowDownError(
+                retry_after=exc.retry_after,
+                description="Too many failed login attempts; try again later.",
+                request=request,
+            ) from exc
         except UpstreamUnavailable as exc:
+            # An open circuit knows when it will let a request through again.
+            retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER
             raise TemporarilyUnavailableError(
-                retry_after=gateway_settings.UPSTREAM_RETRY_AFTER,
+                retry_after=retry_after,
                 description="The authorization server is unavailable; try again later.",
                 request=request,
             ) from exc
@@ -83,6 +94,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return client.allows_grant_type(grant_type)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        # Before the toolkit's check: a request that lost a concurrent rotation
+        # must not count as a replay, which would revoke the winner's new token.
+        if refresh_token_lost_race(token=refresh_token):
+            return False
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
         issued = request.refresh_token_instance.created

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 
 from tests.factories import ApplicationFactory
 
@@ -23,3 +24,11 @@ def _gateway_upstream(settings, upstream_url):
         "UPSTREAM_CLIENT_SECRET": "gateway-secret",
         "UPSTREAM_TIMEOUT": 2.0,
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_shared_cache():
+    """Login-failure counters, circuit-breaker state and cached tokens never leak between tests."""
+    cache.clear()
+    yield
+    cache.clear()

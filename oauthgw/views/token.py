@@ -1,11 +1,14 @@
 import time
 
+from django.db import router, transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider.models import get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauthgw import grants, throttling
 from oauthgw.client_ip import client_ip
-from oauthgw.errors import oauth_error_response, token_endpoint_response
+from oauthgw.errors import SlowDownError, oauth_error_response, token_endpoint_response
 from oauthgw.outcomes import TokenOutcome, outcome_of, token_request_finished
 from oauthgw.token_request import check_token_request, describe_token_request
 from oauthgw.views.base import OAuthEndpointView
@@ -17,27 +20,53 @@ class TokenView(OAuthEndpointView):
 
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
-        response = self._respond(request)
-        self._announce(request, response, time.monotonic() - started)
+        address = client_ip(request.META)
+        response = self._respond(request, address)
+        outcome = outcome_of(response.status_code, response.content)
+        if outcome == "invalid_client":
+            throttling.client_authentication_failed(address)
+        if response.status_code == 503:
+            # The cause was logged once where it happened (oauthgw.password_grant,
+            # oauthgw.circuit_breaker); Django's request logger would add an ERROR
+            # line without it for every request of an outage.
+            response._has_been_logged = True
+        self._announce(request, response, outcome, address, time.monotonic() - started)
         return response
 
-    def _respond(self, request):
+    def _respond(self, request, address: str):
+        try:
+            # Before any other work: an address that keeps failing costs one cache read.
+            throttling.client_ip_check(address)
+        except throttling.Throttled as exc:
+            return oauth_error_response(
+                SlowDownError(
+                    retry_after=exc.retry_after, description="Too many failed attempts from this address; try later."
+                )
+            )
         try:
             check_token_request(request)
         except errors.OAuth2Error as error:
             return oauth_error_response(error)
-        _, headers, body, status = self.create_token_response(request)
+        if request.POST.get("grant_type") == grants.REFRESH_TOKEN:
+            # The refresh token's row lock (oauthgw.refresh_rotation) must hold
+            # until the rotated pair is saved, so the whole grant is one transaction.
+            with transaction.atomic(using=router.db_for_write(get_refresh_token_model())):
+                _, headers, body, status = self.create_token_response(request)
+        else:
+            _, headers, body, status = self.create_token_response(request)
         return token_endpoint_response(headers, body, status)
 
-    def _announce(self, request, response, latency: float) -> None:
+    def _announce(self, request, response, outcome: str, address: str, latency: float) -> None:
         grant_type, client_id, username = describe_token_request(request)
-        outcome = TokenOutcome(
-            outcome=outcome_of(response.status_code, response.content),
-            status=response.status_code,
-            grant_type=grant_type,
-            client_id=client_id,
-            username=username,
-            client_ip=client_ip(request.META),
-            latency=latency,
+        token_request_finished.send(
+            sender=TokenView,
+            outcome=TokenOutcome(
+                outcome=outcome,
+                status=response.status_code,
+                grant_type=grant_type,
+                client_id=client_id,
+                username=username,
+                client_ip=address,
+                latency=latency,
+            ),
         )
-        token_request_finished.send(sender=TokenView, outcome=outcome)

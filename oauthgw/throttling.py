@@ -1,0 +1,233 @@
+"""Failed-login counters that stop password guessing before it reaches the upstream.
+
+RFC 6749 section 4.3.2 requires the token endpoint to protect the password grant
+against brute force; RFC 6819 section 4.4.3.6 lists the means. The gateway counts
+failures per username (per authorization server), per client IP and per client,
+in the shared cache, over a sliding window: ``THROTTLE_WINDOW`` seconds made of
+``THROTTLE_BUCKET``-second buckets, each an atomic counter that expires on its own.
+At a limit the gateway answers 429 ``slow_down`` with ``Retry-After`` (when the
+oldest failures leave the window) and does not call the upstream, so an attacker
+can never drive the upstream's own lockout through the gateway faster than the
+limits allow.
+
+What counts, and where it is checked:
+
+- The upstream rejecting a username and password (``invalid_grant``) counts on all
+  three counters. A success resets that username's counter; an upstream that gives
+  no clear answer counts nowhere.
+- A failed client authentication (``invalid_client``) counts on the client IP's
+  counter only. The IP limit is checked first on every token request, any grant,
+  so it also bounds client-secret guessing (RFC 6749 section 2.3.1).
+- The username and client limits are checked after the client has authenticated
+  and may use the password grant, just before the upstream call: a caller without
+  a client's secret cannot touch them, so cannot lock users out through it.
+- A login reserves its failure before the upstream call (an atomic increment) and
+  gives it back if the upstream accepts or does not answer: a burst of concurrent
+  guesses cannot slip through while the first ones are in flight.
+
+Defaults, and why:
+
+- 5 failures per username in 15 minutes. Someone who mistypes seldom fails five
+  times in a quarter of an hour; a guesser gets at most 480 tries a day per
+  account. Keep it below the upstream's own lockout threshold, so that the gateway
+  throttles before the upstream locks the account.
+- 20 per client IP in 15 minutes: room for a few people behind one address;
+  stops a single host that sprays passwords across many usernames. Raise it for
+  clients behind a large NAT, and set ``TRUSTED_PROXY_COUNT`` behind a proxy, or
+  every user shares the proxy's address.
+- 1000 per client in 15 minutes: a ceiling against credential stuffing spread over
+  many addresses and usernames. Reaching it refuses password logins to all of the
+  client's users, so it must sit well above the busiest client's normal failure
+  rate (about one a second here).
+
+Usernames are compared case-folded and NFKC-normalised (many upstreams ignore
+case, and a guesser must not get five tries per spelling); an IPv6 client counts
+per /64, the block one host usually holds. Identities are stored as keyed hashes,
+never in the clear.
+
+Unknown usernames and wrong passwords are counted and answered alike: the
+upstream decides, and the gateway's answer (status, body, headers) and its own
+work are the same for both; only the upstream's timing can differ.
+"""
+
+import ipaddress
+import math
+import time
+import unicodedata
+from dataclasses import dataclass, field
+
+from django.utils.crypto import salted_hmac
+
+from oauthgw import shared_state
+from oauthgw.conf import gateway_settings
+
+USERNAME = "username"
+CLIENT_IP = "ip"
+CLIENT = "client"
+
+
+class Throttled(Exception):
+    """Too many recent failures for ``scope``; ``retry_after`` seconds until the next try may go."""
+
+    def __init__(self, scope: str, *, retry_after: int):
+        super().__init__(f"{scope} over its failure limit; retry after {retry_after}s")
+        self.scope = scope
+        self.retry_after = retry_after
+
+
+def _clock() -> float:
+    # The seam tests replace to move time.
+    return time.time()
+
+
+def _normalised_username(username: str) -> str:
+    return unicodedata.normalize("NFKC", username).casefold().strip()
+
+
+def _normalised_ip(ip: str) -> str:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True)
+class _Counter:
+    scope: str
+    identity: str
+    limit: int
+
+    @property
+    def prefix(self) -> str:
+        digest = salted_hmac("oauthgw.throttling", f"{self.scope}\0{self.identity}").hexdigest()[:32]
+        return f"oauthgw:throttle:v1:{self.scope}:{digest}"
+
+
+def _bucket_seconds() -> int:
+    return max(1, int(gateway_settings.THROTTLE_BUCKET))
+
+
+def _bucket_count() -> int:
+    return max(1, math.ceil(gateway_settings.THROTTLE_WINDOW / _bucket_seconds()))
+
+
+def _ttl() -> int:
+    return _bucket_count() * _bucket_seconds() + _bucket_seconds()
+
+
+def _buckets(counter: _Counter, now: float) -> list[tuple[int, str]]:
+    """(bucket index, cache key) for the buckets in the window, oldest first."""
+    current = int(now // _bucket_seconds())
+    return [(index, f"{counter.prefix}:{index}") for index in range(current - _bucket_count() + 1, current + 1)]
+
+
+def _retry_after(counts: list[tuple[int, int]], limit: int, now: float) -> int:
+    """Seconds until enough of the oldest failures leave the window to go under ``limit``."""
+    total = sum(count for _, count in counts)
+    for index, count in counts:
+        total -= count
+        if total < limit:
+            leaves_at = (index + _bucket_count()) * _bucket_seconds()
+            return max(1, math.ceil(leaves_at - now))
+    return 1
+
+
+def _counts(counters: list[_Counter], now: float) -> dict[_Counter, list[tuple[int, int]]]:
+    """Each counter's (bucket index, failures) in the window, read in one round trip."""
+    buckets = {counter: _buckets(counter, now) for counter in counters}
+    stored = shared_state.get_many([key for pairs in buckets.values() for _, key in pairs])
+    return {
+        counter: [(index, max(0, int(stored.get(key, 0) or 0))) for index, key in pairs]
+        for counter, pairs in buckets.items()
+    }
+
+
+def _refuse_if_over(counters: list[_Counter], now: float) -> dict[_Counter, list[tuple[int, int]]]:
+    counts = _counts(counters, now)
+    for counter in counters:
+        if sum(count for _, count in counts[counter]) >= counter.limit:
+            raise Throttled(counter.scope, retry_after=_retry_after(counts[counter], counter.limit, now))
+    return counts
+
+
+def _ip_counter(client_ip: str) -> _Counter:
+    return _Counter(CLIENT_IP, _normalised_ip(client_ip), gateway_settings.THROTTLE_IP_FAILURES)
+
+
+def client_ip_check(client_ip: str) -> None:
+    """Raise ``Throttled`` if this address has failed too often; writes nothing."""
+    counter = _ip_counter(client_ip)
+    if counter.limit > 0:
+        _refuse_if_over([counter], _clock())
+
+
+def client_authentication_failed(client_ip: str) -> None:
+    """Count a failed client authentication against the caller's address."""
+    counter = _ip_counter(client_ip)
+    if counter.limit > 0:
+        key = _buckets(counter, _clock())[-1][1]
+        shared_state.counter_add(key, 1, timeout=_ttl())
+
+
+@dataclass
+class PasswordAttempt:
+    """The failures a login in flight has reserved; say how it ended exactly once."""
+
+    username_keys: list[str]
+    reserved: dict[str, str] = field(default_factory=dict)  # scope -> bucket key holding our +1
+
+    def rejected(self) -> None:
+        """The upstream refused the credentials: the reserved failures stand."""
+        self.reserved = {}
+
+    def accepted(self) -> None:
+        """The credentials were good: forget the username's failures, give the others back."""
+        if USERNAME in self.reserved:
+            shared_state.delete_many(self.username_keys)
+            del self.reserved[USERNAME]
+        self.abandoned()
+
+    def abandoned(self) -> None:
+        """No verdict (the upstream did not answer): nothing failed, give everything back."""
+        for key in self.reserved.values():
+            shared_state.counter_add(key, -1, timeout=_ttl())
+        self.reserved = {}
+
+
+def password_attempt_start(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordAttempt:
+    """Reserve one failure on each counter, or raise ``Throttled`` without reserving any."""
+    username_counter = _Counter(
+        USERNAME, f"{server_name}\0{_normalised_username(username)}", gateway_settings.THROTTLE_USERNAME_FAILURES
+    )
+    counters = [
+        counter
+        for counter in (
+            username_counter,
+            _ip_counter(client_ip),
+            _Counter(CLIENT, client_id, gateway_settings.THROTTLE_CLIENT_FAILURES),
+        )
+        if counter.limit > 0
+    ]
+    now = _clock()
+    attempt = PasswordAttempt(username_keys=[key for _, key in _buckets(username_counter, now)])
+    # A throttled caller costs one read and no write.
+    counts = _refuse_if_over(counters, now)
+    for counter in counters:
+        # The increment is the atomic step: of concurrent attempts, at most the
+        # limit get a total at or under it.
+        key = _buckets(counter, now)[-1][1]
+        current = shared_state.counter_add(key, 1, timeout=_ttl())
+        if current is None:
+            continue
+        attempt.reserved[counter.scope] = key
+        older = sum(count for _, count in counts[counter][:-1])
+        if older + current > counter.limit:
+            attempt.abandoned()
+            refreshed = [*counts[counter][:-1], (counts[counter][-1][0], current - 1)]
+            raise Throttled(counter.scope, retry_after=_retry_after(refreshed, counter.limit, now))
+    return attempt
