@@ -3,6 +3,18 @@
 from django.http import JsonResponse
 
 
+def bad_request(request, exception=None):
+    # Raised by Django itself on a body it cannot parse (an undecodable form, a
+    # broken multipart body) before any view can answer in the OAuth shape.
+    return JsonResponse(
+        {"error": "invalid_request", "error_description": "The request could not be parsed."}, status=400
+    )
+
+
+def permission_denied(request, exception=None):
+    return JsonResponse({"error": "access_denied", "error_description": "Permission denied."}, status=403)
+
+
 def not_found(request, exception=None):
     return JsonResponse({"error": "not_found", "error_description": "No such endpoint."}, status=404)
 

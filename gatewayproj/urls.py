@@ -11,5 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
+handler400 = "gatewayproj.error_views.bad_request"
+handler403 = "gatewayproj.error_views.permission_denied"
 handler404 = "gatewayproj.error_views.not_found"
 handler500 = "gatewayproj.error_views.server_error"

@@ -1,0 +1,101 @@
+"""Issue 3's hostile token requests, one row each: a spec-shaped error and no upstream call.
+
+tests/oauthgw/test_token_request.py covers the raw checks one by one; this table
+is the issue's list in one place, each request sent as an attacker would (raw
+bytes, a valid client's credentials, an upstream that would say yes), so the only
+thing stopping it is the check under test.
+"""
+
+import base64
+import json
+from urllib.parse import parse_qsl, quote
+
+import pytest
+from oauth2_provider.models import get_access_token_model
+
+from tests.oauthgw.conftest import FORM, TOKEN_URL, basic_authorization
+
+ALICE = "grant_type=password&username=alice"
+LOGIN = ALICE + "&password=pw"
+MULTIPART_BODY = (
+    b"--xyz\r\nContent-Disposition: form-data; name=grant_type\r\n\r\npassword\r\n"
+    b"--xyz\r\nContent-Disposition: form-data; name=username\r\n\r\nalice\r\n"
+    b"--xyz\r\nContent-Disposition: form-data; name=password\r\n\r\npw\r\n--xyz--\r\n"
+)
+
+
+def basic(raw: bytes) -> str:
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+# (id, body, content type, extra headers or a callable of the client, status, error)
+CASES = [
+    ("repeated grant_type", LOGIN + "&grant_type=client_credentials", FORM, {}, 400, "invalid_request"),
+    ("repeated password", LOGIN + "&password=other", FORM, {}, 400, "invalid_request"),
+    ("secret in Basic and body", "{login}&client_secret={secret}", FORM, {}, 400, "invalid_request"),
+    ("other client_id in body", LOGIN + "&client_id=intruder", FORM, {}, 400, "invalid_request"),
+    ("Basic not base64", LOGIN, FORM, {"HTTP_AUTHORIZATION": "Basic %%%"}, 401, "invalid_client"),
+    ("Basic without colon", LOGIN, FORM, {"HTTP_AUTHORIZATION": basic(b"client")}, 401, "invalid_client"),
+    ("Basic not UTF-8", LOGIN, FORM, {"HTTP_AUTHORIZATION": basic(b"\xc3\x28:\xff")}, 401, "invalid_client"),
+    ("Basic with NUL", LOGIN, FORM, {"HTTP_AUTHORIZATION": basic(b"id\x00:secret")}, 401, "invalid_client"),
+    ("Basic scheme alone", LOGIN, FORM, {"HTTP_AUTHORIZATION": "Basic"}, 401, "invalid_client"),
+    ("raw bytes not UTF-8", b"grant_type=password&username=\xff\xfe&password=pw", FORM, {}, 400, "invalid_request"),
+    ("escaped bytes not UTF-8", "grant_type=password&username=%C3%28&password=pw", FORM, {}, 400, "invalid_request"),
+    ("raw NUL in username", b"grant_type=password&username=al\x00ice&password=pw", FORM, {}, 400, "invalid_request"),
+    ("escaped NUL in password", ALICE + "&password=p%00w", FORM, {}, 400, "invalid_request"),
+    ("JSON body", json.dumps({"grant_type": "password"}), "application/json", {}, 400, "invalid_request"),
+    ("JSON body labelled as form", json.dumps({"grant_type": "password"}), FORM, {}, 400, "invalid_request"),
+    ("multipart body", MULTIPART_BODY, "multipart/form-data; boundary=xyz", {}, 400, "invalid_request"),
+    ("no content type", LOGIN, "", {}, 400, "invalid_request"),
+    ("body over 8 KiB", LOGIN + "&scope=" + "x" * 9000, FORM, {}, 400, "invalid_request"),
+    ("username over 256", "grant_type=password&password=pw&username=" + "u" * 257, FORM, {}, 400, "invalid_request"),
+    ("password over 1024", ALICE + "&password=" + "p" * 1025, FORM, {}, 400, "invalid_request"),
+    ("empty password", ALICE + "&password=", FORM, {}, 400, "invalid_request"),
+    ("no password", ALICE, FORM, {}, 400, "invalid_request"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "extra", "status", "error"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_hostile_request_is_refused_with_a_clear_error_and_no_upstream_call(
+    client, upstream, make_client, body, content_type, extra, status, error
+):
+    app = make_client()
+    upstream.accepts()
+    if isinstance(body, str):
+        body = body.replace("{login}", LOGIN).replace("{secret}", quote(app.raw_secret))
+    headers = {"HTTP_AUTHORIZATION": basic_authorization(app.client_id, app.raw_secret), **extra}
+
+    response = client.post(TOKEN_URL, body, content_type=content_type, **headers)
+
+    assert response.status_code == status, response.content
+    document = response.json()
+    assert document["error"] == error
+    assert isinstance(document["error_description"], str)
+    assert document["error_description"]
+    if status == 401:
+        assert response["WWW-Authenticate"].startswith("Basic ")
+    assert upstream.calls == []
+    assert get_access_token_model().objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("a&b=c+d%e f", "p&q=r+s%t u"), ("%41%2B", "%00%"), ("ñandú Ünïcødé", "пароль 密码 ß")],
+    ids=["reserved", "escapes-as-text", "non-ascii"],
+)
+def test_credentials_reach_the_upstream_byte_for_byte(client, upstream, make_client, username, password):
+    app = make_client()
+    upstream.accepts()
+    body = f"grant_type=password&username={quote(username, safe='')}&password={quote(password, safe='')}"
+
+    response = client.post(
+        TOKEN_URL, body, content_type=FORM, HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret)
+    )
+
+    assert response.status_code == 200, response.content
+    sent = upstream.calls[0].request.body
+    sent = sent.encode("ascii") if isinstance(sent, str) else sent
+    form = dict(parse_qsl(sent.decode("ascii"), keep_blank_values=True, errors="strict"))
+    assert (form["username"], form["password"]) == (username, password)
