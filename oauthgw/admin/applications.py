@@ -157,7 +157,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "client_id",
         "enabled",
         "grant_types",
-        "allowed_scopes",
+        "scopes",
         "server",
         "created",
         "last_used",
@@ -189,9 +189,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         last_issued = AuditEvent.objects.filter(client_id=OuterRef("client_id"), outcome=ISSUED).order_by("-time")
         return super().get_queryset(request).annotate(last_used_at=Subquery(last_issued.values("time")[:1]))
 
-    @admin.display(description="authorization server", ordering="authorization_server__name")
+    @admin.display(description="server", ordering="authorization_server__name")
     def server(self, obj):
         return obj.authorization_server.name if obj.authorization_server_id else "default"
+
+    @admin.display(description="scopes", ordering="allowed_scopes")
+    def scopes(self, obj):
+        return obj.allowed_scopes
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, obj):

@@ -1,0 +1,265 @@
+"""The admin in a real browser: Playwright driving Debian's chromium against a live gateway.
+
+The gateway is pytest-django's live server; the resource owners' authorization
+server is the project's development server as a real process. Token requests go
+over real HTTP with ``requests``. The tests also save the screenshots that
+docs/admin.md shows (docs/screenshots/, 1280x800).
+"""
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from oauthgw.models import AuditEvent, AuthorizationServer
+from tests.factories import ApplicationFactory
+from tests.support.processes import DEV_AUTH_CLIENT, ROOT, dev_authorization_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+USER, PASSWORD = "abc123", "xyz456"
+STAFF, STAFF_PASSWORD = "operator", "a-long-operator-password"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run scripts/install-browser.sh"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
+    # tests (and their database teardown) make are still synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def dev_upstream(tmp_path_factory):
+    users = tmp_path_factory.mktemp("browser-upstream") / "users.txt"
+    users.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
+    with dev_authorization_server(users) as token_url:
+        yield token_url
+
+
+@pytest.fixture
+def gateway(live_server, settings, dev_upstream):
+    settings.OAUTHGW = {
+        "UPSTREAM_TOKEN_URL": dev_upstream,
+        "UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
+        "UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
+        "UPSTREAM_TIMEOUT": 2.0,
+    }
+    return live_server.url
+
+
+@pytest.fixture
+def admin_page(browser, gateway, django_user_model):
+    """A page logged into the admin through its login form."""
+    django_user_model.objects.create_superuser(STAFF, "operator@example.test", STAFF_PASSWORD)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway)
+    page = context.new_page()
+    page.goto(f"{gateway}/admin/")
+    page.fill("#id_username", STAFF)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    assert page.url == f"{gateway}/admin/"
+    # Screenshots without the navigation sidebar leave the lists their width.
+    page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str, **kwargs) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **kwargs)
+
+
+def password_grant(gateway: str, client_id: str, secret: str) -> requests.Response:
+    return requests.post(
+        f"{gateway}/oauth2/token",
+        data={"grant_type": "password", "username": USER, "password": PASSWORD},
+        auth=(client_id, secret),
+        timeout=30,
+    )
+
+
+def hello(gateway: str, access_token: str) -> int:
+    return requests.get(
+        f"{gateway}/helloworld/", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
+    ).status_code
+
+
+def create_client_in_the_admin(page, gateway: str, name: str) -> tuple[str, str]:
+    """Fill the add form; return (client_id, secret) as read off the one-time secret page."""
+    page.goto(f"{gateway}/admin/oauthgw/application/add/")
+    page.fill("#id_name", name)
+    for grant in ("password", "refresh_token"):
+        page.check(f"input[name=grant_types][value={grant}]")
+    page.check("input[name=allowed_scopes][value=hello]")
+    page.check("input[name=default_scopes][value=hello]")
+    page.click("input[name=_save]")
+    page.wait_for_selector("#client-secret")
+    return page.inner_text("#client-id").strip(), page.inner_text("#client-secret").strip()
+
+
+def select_and_run(page, row_text: str, action: str) -> str:
+    """Tick the changelist row containing ``row_text``, run ``action``, return the message shown."""
+    page.locator("#result_list tr", has_text=row_text).locator("input[name=_selected_action]").check()
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    return page.inner_text("ul.messagelist")
+
+
+def test_a_client_created_in_the_admin_gets_tokens_until_it_is_disabled(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "mobile-app")
+
+    assert len(secret) >= 64
+    assert "It is shown only on this page" in admin_page.inner_text(".gw-secret-warning")
+    admin_page.click("#copy-secret")
+    expect(admin_page.locator("#copy-secret")).to_have_text("Copied")
+    assert admin_page.evaluate("navigator.clipboard.readText()") == secret
+    screenshot(admin_page, "client-secret", mask=[admin_page.locator("#client-secret")], mask_color="#9aa5ad")
+
+    issued = password_grant(gateway, client_id, secret)
+    assert issued.status_code == 200, issued.text
+    access_token = issued.json()["access_token"]
+    assert hello(gateway, access_token) == 200
+
+    admin_page.click("#continue")
+    assert secret not in admin_page.content()
+    admin_page.uncheck("#id_enabled")
+    admin_page.click("input[name=_save]")
+    admin_page.wait_for_selector("ul.messagelist")
+    ApplicationFactory(name="billing-service", grant_types="client_credentials")
+    ApplicationFactory(name="partner-portal", grant_types="password refresh_token", can_introspect=True)
+    admin_page.reload()
+    screenshot(admin_page, "clients")
+
+    refused = password_grant(gateway, client_id, secret)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+    assert hello(gateway, access_token) == 401
+
+
+def test_rotating_with_a_grace_period_keeps_old_and_new_secrets_working(admin_page, gateway):
+    client_id, old_secret = create_client_in_the_admin(admin_page, gateway, "partner-backend")
+    admin_page.click("#continue")
+
+    admin_page.click("#rotate-secret")
+    admin_page.select_option("#id_grace", "3600")
+    admin_page.click("input[name=_rotate]")
+    admin_page.wait_for_selector("#client-secret")
+    new_secret = admin_page.inner_text("#client-secret").strip()
+
+    assert new_secret != old_secret
+    assert "still accepted until" in admin_page.inner_text("#grace-note")
+    assert password_grant(gateway, client_id, new_secret).status_code == 200
+    assert password_grant(gateway, client_id, old_secret).status_code == 200
+    assert password_grant(gateway, client_id, "neither-" + old_secret).status_code == 401
+
+
+def test_revoking_a_resource_owners_tokens_makes_the_api_reject_them(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "web-portal")
+    tokens = password_grant(gateway, client_id, secret).json()
+    assert hello(gateway, tokens["access_token"]) == 200
+
+    admin_page.goto(f"{gateway}/admin/oauthgw/resourceowner/")
+    message = select_and_run(admin_page, USER, "revoke_owner_tokens")
+
+    assert "Revoked 1 access and 1 refresh tokens." in message
+    assert hello(gateway, tokens["access_token"]) == 401
+    refreshed = requests.post(
+        f"{gateway}/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(client_id, secret),
+        timeout=30,
+    )
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def _seed_a_day_of_traffic() -> None:
+    """A believable last 24 hours for the dashboard's picture."""
+    now = timezone.now()
+    failures = ["invalid_grant", "invalid_grant", "invalid_client", "upstream_unavailable", "throttled"]
+    events = []
+    for hour in range(24):
+        for minute in range(0, 60, 60 // (4 + (hour * 7) % 9)):
+            events.append(
+                AuditEvent(
+                    time=now - timedelta(hours=hour, minutes=minute),
+                    outcome="issued",
+                    status=200,
+                    client_id="mobile-app",
+                    grant_type="password",
+                    username=f"user{minute}",
+                    client_ip="192.0.2.10",
+                    latency_ms=40 + minute,
+                )
+            )
+        if hour % 3 == 0:
+            outcome = failures[hour % len(failures)]
+            events.append(
+                AuditEvent(
+                    time=now - timedelta(hours=hour, minutes=17),
+                    outcome=outcome,
+                    status=503 if outcome == "upstream_unavailable" else 401,
+                    client_id="mobile-app",
+                    grant_type="password",
+                    username="mallory",
+                    client_ip="203.0.113.9",
+                    latency_ms=12,
+                )
+            )
+    AuditEvent.objects.bulk_create(events)
+
+
+def test_the_dashboard_audit_and_authorization_servers_pages(admin_page, gateway, dev_upstream):
+    _seed_a_day_of_traffic()
+    AuthorizationServer.objects.create(
+        name="partner-idp", token_url=dev_upstream, client_id=DEV_AUTH_CLIENT[0], client_secret=DEV_AUTH_CLIENT[1]
+    )
+
+    admin_page.goto(f"{gateway}/admin/")
+    admin_page.wait_for_selector("#gw-chart svg rect")
+    issued = int(admin_page.inner_text("#gw-issued .gw-number"))
+    assert issued == AuditEvent.objects.filter(outcome="issued", time__gt=timezone.now() - timedelta(hours=24)).count()
+    assert admin_page.locator("#gw-chart svg g").count() == 24
+    screenshot(admin_page, "dashboard")
+
+    admin_page.goto(f"{gateway}/admin/oauthgw/auditevent/?outcome=invalid_grant")
+    assert set(admin_page.locator("#result_list td.field-outcome").all_inner_texts()) == {"invalid_grant"}
+    admin_page.goto(f"{gateway}/admin/oauthgw/auditevent/")
+    screenshot(admin_page, "audit")
+
+    admin_page.goto(f"{gateway}/admin/oauthgw/authorizationserver/")
+    admin_page.click("#test-default")
+    message = admin_page.inner_text("ul.messagelist")
+    assert re.search(
+        r"default: reachable, answers like an RFC 6749 token endpoint \(HTTP 400 invalid_request", message, re.I
+    )
+    assert DEV_AUTH_CLIENT[1] not in admin_page.content()
+    screenshot(admin_page, "authorization-servers")
