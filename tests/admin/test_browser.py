@@ -2,8 +2,9 @@
 
 The gateway is pytest-django's live server; the resource owners' authorization
 server is the project's development server as a real process. Token requests go
-over real HTTP with ``requests``. The tests also save the screenshots that
-docs/admin.md shows (docs/screenshots/, 1280x800).
+over real HTTP with ``requests``. The tests also save screenshots of the main
+pages (1280x800) to tests/artifacts/screenshots/; with UPDATE_SCREENSHOTS=1 they
+replace the ones docs/admin.md shows (docs/screenshots/).
 """
 
 import os
@@ -21,7 +22,7 @@ from tests.factories import ApplicationFactory
 from tests.support.processes import DEV_AUTH_CLIENT, ROOT, dev_authorization_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "tests/artifacts") / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 USER, PASSWORD = "abc123", "xyz456"
 STAFF, STAFF_PASSWORD = "operator", "a-long-operator-password"
