@@ -1,21 +1,23 @@
-"""Validated access tokens in the shared cache, so a bearer check costs no SQL query.
+"""Validated access tokens in the shared cache: a bearer check costs one cache read, no SQL.
 
 Every gateway instance reads and invalidates the same cache (Redis in production),
 so a revocation, a disabled client or an expired token takes effect at once on
 all of them:
 
-- a token's entry holds the token row with its resource owner, never the client;
-  the client is cached under its own key and replaced when the client is saved,
-  so ``enabled`` is always the current one;
+- an entry holds the token row with its client and resource owner, filled with
+  ``add`` on a miss;
 - deleting a token (revocation, replay of a refresh token, a deleted user) turns
-  its entry into a tombstone once the deletion commits; entries are filled with
-  ``add``, so a request that read the row just before the deletion cannot put it
-  back;
+  its entry into a tombstone once the deletion commits, so a request that read
+  the row just before the deletion cannot put it back;
+- saving a client deletes the entries of all its live tokens, before
+  and again after the change commits, and marks the client as changed for a few
+  seconds: a request that read the old client row just before the commit finds
+  the mark after its ``add`` and drops its own entry;
 - expiry is checked on every use against the cached ``expires`` (the toolkit's
   ``is_valid``), and no entry outlives its token.
 
-Entries are pickled model instances; the client's secret hash is deferred, so it
-is never written to the cache.
+Entries are pickled model instances whose secret fields (the client secret's
+hashes) are deferred, so no secret hash is ever written to the cache.
 """
 
 import copy
@@ -32,10 +34,13 @@ from oauthgw.conf import gateway_settings
 
 logger = logging.getLogger(__name__)
 
-_TOKEN_KEY = "oauthgw:bearer:v1:{checksum}"
-_CLIENT_KEY = "oauthgw:client:v1:{pk}"
+_TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
+_CLIENT_CHANGED_KEY = "oauthgw:bearer:client-changed:{pk}"
 # A deleted token: its key answers "no such token" until the tombstone expires.
 _TOMBSTONE = "revoked"
+# Longer than any request takes between reading a client row and caching it.
+_CLIENT_CHANGED_SECONDS = 30
+_DELETE_BATCH = 1000
 
 
 def token_checksum(token: str) -> str:
@@ -50,42 +55,38 @@ def _token_key(checksum: str) -> str:
     return _TOKEN_KEY.format(checksum=checksum)
 
 
-def _client_key(pk) -> str:
-    return _CLIENT_KEY.format(pk=pk)
-
-
-def _client_from_db(pk):
-    model = get_application_model()
-    # Secret hashes stay in the database: deferred fields are not pickled.
-    secrets = [field.name for field in model._meta.concrete_fields if "secret" in field.name]
-    return model.objects.defer(*secrets).filter(pk=pk).first()
-
-
-def _client(pk):
-    client = cache.get(_client_key(pk))
-    if client is None:
-        client = _client_from_db(pk)
-        if client is not None:
-            cache.add(_client_key(pk), client, _ttl())
-    return client
+def _client_changed_key(pk) -> str:
+    return _CLIENT_CHANGED_KEY.format(pk=pk)
 
 
 def _token_from_db(checksum: str):
     return (
         get_access_token_model()
-        .objects.select_related("user", "user__resource_owner")
+        .objects.select_related("application", "user", "user__resource_owner")
         .filter(token_checksum=checksum)
         .first()
     )
 
 
+def _without_secrets(client):
+    cached = copy.copy(client)
+    for field in client._meta.concrete_fields:
+        if "secret" in field.name:
+            # A missing attribute is a deferred field: never pickled, loaded on access.
+            cached.__dict__.pop(field.attname, None)
+    return cached
+
+
 def _remember(checksum: str, token) -> None:
     seconds = min(_ttl(), int((token.expires - timezone.now()).total_seconds()))
-    if seconds <= 0:
+    if seconds <= 0 or token.application is None:
         return
     entry = copy.copy(token)
-    entry._state.fields_cache.pop("application", None)
-    cache.add(_token_key(checksum), entry, seconds)
+    entry.application = _without_secrets(token.application)
+    key = _token_key(checksum)
+    if cache.add(key, entry, seconds) and cache.get(_client_changed_key(token.application_id)) is not None:
+        # The client changed while this request was reading it: the row read may be the old one.
+        cache.delete(key)
 
 
 def access_token_load(token: str):
@@ -96,23 +97,14 @@ def access_token_load(token: str):
     """
     checksum = token_checksum(token)
     if _ttl() <= 0:
-        return (
-            get_access_token_model()
-            .objects.select_related("application", "user", "user__resource_owner")
-            .filter(token_checksum=checksum)
-            .first()
-        )
+        return _token_from_db(checksum)
     access_token = cache.get(_token_key(checksum))
     if access_token == _TOMBSTONE:
         return None
     if access_token is None:
         access_token = _token_from_db(checksum)
-        if access_token is None:
-            return None
-        if access_token.application_id is not None:
+        if access_token is not None:
             _remember(checksum, access_token)
-    if access_token.application_id is not None:
-        access_token.application = _client(access_token.application_id)
     return access_token
 
 
@@ -141,28 +133,40 @@ def _token_saved(sender, instance, created, **kwargs) -> None:
     transaction.on_commit(lambda: cache.delete(key), robust=True)
 
 
-def _client_changed(sender, instance, **kwargs) -> None:
-    if _ttl() <= 0:
+def _forget_client_tokens(pk) -> None:
+    checksums = (
+        get_access_token_model()
+        .objects.filter(application_id=pk, expires__gt=timezone.now())
+        .values_list("token_checksum", flat=True)
+        .iterator(chunk_size=_DELETE_BATCH)
+    )
+    batch = []
+    for checksum in checksums:
+        batch.append(_token_key(checksum))
+        if len(batch) == _DELETE_BATCH:
+            cache.delete_many(batch)
+            batch = []
+    if batch:
+        cache.delete_many(batch)
+
+
+def _client_changed(sender, instance, created=False, **kwargs) -> None:
+    if created or _ttl() <= 0:
         return
-    key = _client_key(instance.pk)
-    cache.delete(key)
-    # Written once the change is visible, with ``set``: it replaces whatever a
-    # request that read the old row may have added in between.
-    transaction.on_commit(lambda: _refresh_client(instance.pk), robust=True)
+    pk = instance.pk
+    _forget_client_tokens(pk)
 
+    def after_commit() -> None:
+        cache.set(_client_changed_key(pk), True, _CLIENT_CHANGED_SECONDS)
+        _forget_client_tokens(pk)
 
-def _refresh_client(pk) -> None:
-    client = _client_from_db(pk)
-    if client is None:
-        cache.delete(_client_key(pk))
-    else:
-        cache.set(_client_key(pk), client, _ttl())
+    transaction.on_commit(after_commit, robust=True)
 
 
 def connect_receivers() -> None:
+    # Deleting a client deletes its tokens, each of which buries its own entry.
     access_token_model = get_access_token_model()
     application_model = get_application_model()
     post_delete.connect(_token_deleted, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_deleted")
     post_save.connect(_token_saved, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_saved")
     post_save.connect(_client_changed, sender=application_model, dispatch_uid="oauthgw.bearer_cache.client_saved")
-    post_delete.connect(_client_changed, sender=application_model, dispatch_uid="oauthgw.bearer_cache.client_deleted")

@@ -109,10 +109,27 @@ def test_the_cache_never_holds_the_client_secret_hash(client, make_client, issue
     assert hello(client, token).status_code == 200
     stored_hash = type(app).objects.get(pk=app.pk).client_secret
 
-    cached_client = cache.get(f"oauthgw:client:v1:{app.pk}")
+    entry = cache.get(f"oauthgw:bearer:v2:{bearer_cache.token_checksum(token)}")
 
-    assert cached_client is not None
-    assert stored_hash.encode() not in pickle.dumps(cached_client)
+    assert entry is not None
+    assert entry.application.client_id == app.client_id
+    assert stored_hash.encode() not in pickle.dumps(entry)
+
+
+def test_a_request_that_read_the_client_just_before_it_was_disabled_cannot_cache_it(
+    make_client, issue_token, django_capture_on_commit_callbacks
+):
+    app = make_client()
+    token = issue_token(app)
+    checksum = bearer_cache.token_checksum(token)
+    read_before_the_change = bearer_cache._token_from_db(checksum)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        app.enabled = False
+        app.save()
+    bearer_cache._remember(checksum, read_before_the_change)
+
+    assert bearer_cache.access_token_load(token).application.enabled is False
 
 
 def test_with_the_cache_off_every_check_reads_the_database(
