@@ -125,7 +125,13 @@ def describe_token_request(request: HttpRequest) -> tuple[str, str, str]:
         client_id = ""
     username = pairs.get("username", "") if pairs.get("grant_type") == grants.PASSWORD else ""
     limit = gateway_settings.MAX_USERNAME_LENGTH
-    return pairs.get("grant_type", "")[:64], client_id[:255], username[:limit]
+    return _storable(pairs.get("grant_type", "")[:64]), _storable(client_id[:255]), _storable(username[:limit])
+
+
+def _storable(value: str) -> str:
+    # A hostile request may carry NUL, which PostgreSQL text columns refuse: the
+    # audit trail would lose the very requests it is for.
+    return value.replace("\x00", "\ufffd")
 
 
 def check_token_request(request: HttpRequest) -> None:

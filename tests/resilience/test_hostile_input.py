@@ -8,6 +8,7 @@ thing stopping it is the check under test.
 
 import base64
 import json
+import logging
 from urllib.parse import parse_qsl, quote
 
 import pytest
@@ -59,7 +60,7 @@ CASES = [
     ("body", "content_type", "extra", "status", "error"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
 )
 def test_hostile_request_is_refused_with_a_clear_error_and_no_upstream_call(
-    client, upstream, make_client, body, content_type, extra, status, error
+    client, upstream, make_client, caplog, body, content_type, extra, status, error
 ):
     app = make_client()
     upstream.accepts()
@@ -78,6 +79,8 @@ def test_hostile_request_is_refused_with_a_clear_error_and_no_upstream_call(
         assert response["WWW-Authenticate"].startswith("Basic ")
     assert upstream.calls == []
     assert get_access_token_model().objects.count() == 0
+    # Nothing downstream (audit trail, metrics) chokes on it either.
+    assert not [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize(
