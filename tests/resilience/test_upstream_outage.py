@@ -1,0 +1,151 @@
+"""The real development authorization server dies (or freezes) in the middle of a run of logins.
+
+The gateway runs in this process (pytest-django's live server), the upstream is
+``scripts/dev_authorization_server.py`` in its own process. During the outage
+logins get 503 quickly, and once the circuit is open without reaching the
+upstream at all; after the upstream is back and the cool-down is over, logins
+succeed again, without restarting the gateway.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from oauthgw.circuit_breaker import breaker_state
+from tests.oauthgw.conftest import basic_authorization
+from tests.support.processes import DEV_AUTH_CLIENT, DEV_AUTH_SERVER, free_port, wait_for_port
+
+TIMEOUT = 1.0
+THRESHOLD = 3
+COOLDOWN = 2
+USER, PASSWORD = "alice", "wonderland-2026"
+
+
+class Upstream:
+    """The development authorization server as a process that can be killed, frozen and restarted."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.users = tmp_path / "users.txt"
+        self.users.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
+        self.log = tmp_path / "upstream.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def start(self) -> None:
+        with open(self.log, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(DEV_AUTH_SERVER), "--port", str(self.port), "--users-file", str(self.users)],
+                env={**os.environ, "DEV_AUTH_USERS": ""},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def requests_served(self) -> int:
+        return self.log.read_text(encoding="utf-8").count("POST /token")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def upstream_process(tmp_path, settings):
+    upstream = Upstream(tmp_path)
+    upstream.start()
+    settings.OAUTHGW = {
+        **settings.OAUTHGW,
+        "UPSTREAM_TOKEN_URL": upstream.url,
+        "UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
+        "UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
+        "UPSTREAM_TIMEOUT": TIMEOUT,
+        "UPSTREAM_BREAKER_THRESHOLD": THRESHOLD,
+        "UPSTREAM_BREAKER_COOLDOWN": COOLDOWN,
+    }
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture
+def login(live_server, transactional_db, make_client):
+    app = make_client()
+    headers = {"Authorization": basic_authorization(app.client_id, app.raw_secret)}
+
+    def post() -> tuple[requests.Response, float]:
+        started = time.monotonic()
+        response = requests.post(
+            f"{live_server.url}/oauth2/token",
+            data={"grant_type": "password", "username": USER, "password": PASSWORD},
+            headers=headers,
+            timeout=10,
+        )
+        return response, time.monotonic() - started
+
+    return post
+
+
+def assert_fast_503(response, elapsed: float, limit: float) -> None:
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
+    assert elapsed < limit
+
+
+def run_outage(login, upstream, *, stop, restart, fault_latency: float) -> None:
+    for _ in range(3):
+        assert login()[0].status_code == 200
+
+    stop()
+    # The first faults each cost at most the upstream timeout; they open the circuit.
+    for _ in range(THRESHOLD):
+        assert_fast_503(*login(), limit=fault_latency)
+    assert breaker_state("default") == "open"
+    # With the circuit open the gateway answers at once.
+    for _ in range(5):
+        assert_fast_503(*login(), limit=0.5)
+
+    restart()
+    # A thawed server first answers what was queued in its socket before the freeze.
+    time.sleep(0.3)
+    served = upstream.requests_served()
+    # Back, but the cool-down is not over: still 503, and the upstream sees nothing.
+    response, elapsed = login()
+    assert_fast_503(response, elapsed, limit=0.5)
+    assert upstream.requests_served() == served
+
+    time.sleep(int(response.headers["Retry-After"]) + 0.2)
+    assert breaker_state("default") == "half_open"
+    for _ in range(3):
+        assert login()[0].status_code == 200
+    assert breaker_state("default") == "closed"
+
+
+def test_killed_upstream_gives_fast_503s_and_logins_recover_after_restart(login, upstream_process):
+    run_outage(login, upstream_process, stop=upstream_process.kill, restart=upstream_process.start, fault_latency=0.5)
+
+
+def test_frozen_upstream_gives_503s_within_the_timeout_and_logins_recover_after_it_thaws(login, upstream_process):
+    run_outage(
+        login, upstream_process, stop=upstream_process.freeze, restart=upstream_process.thaw, fault_latency=TIMEOUT + 1
+    )
