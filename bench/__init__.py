@@ -1,0 +1,1 @@
+"""The benchmark: the gateway against a stock django-oauth-toolkit configuration (see README.md)."""
