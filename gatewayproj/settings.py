@@ -82,7 +82,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _REDIS_URL = env_str("REDIS_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "gatewayproj.cache.GatewayRedisCache", "LOCATION": _REDIS_URL}
+        {
+            "BACKEND": "gatewayproj.cache.GatewayRedisCache",
+            "LOCATION": _REDIS_URL,
+            # redis-py waits for ever by default: a Redis that hangs would hang every
+            # request. Its answers take well under a millisecond.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if _REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "oauthgw"}
     )

@@ -1,18 +1,39 @@
-"""When the shared cache (Redis) is down, the token endpoint keeps answering.
+"""When the shared cache (Redis) is down or hangs, the token endpoint keeps answering.
 
 The breaker and the throttle live in the cache; losing the cache must cost the
 gateway those protections for a while, not its logins (the upstream keeps its own
-lockout). Redis here is a closed loopback port with short socket timeouts.
+lockout). Redis here is a closed loopback port, or one that accepts and never
+answers, with short socket timeouts.
 """
 
 import logging
 import socket
+import time
 
 import pytest
 from django.test import override_settings
 
-from oauthgw import circuit_breaker, throttling
+from oauthgw import circuit_breaker, shared_state, throttling
 from tests.oauthgw.conftest import PASSWORD, USERNAME
+from tests.resilience.faulty_servers import FaultyServer, serve_nothing
+
+SOCKET_TIMEOUT = 0.3
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_outage_afterwards(monkeypatch):
+    # The backoff is per process: the next test must find the cache available again.
+    monkeypatch.setattr(shared_state, "_unavailable_until", 0.0)
+
+
+def redis_at(url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": SOCKET_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT},
+        }
+    }
 
 
 def closed_port() -> int:
@@ -23,15 +44,16 @@ def closed_port() -> int:
 
 @pytest.fixture
 def redis_down():
-    caches = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
-    with override_settings(CACHES=caches):
+    with override_settings(CACHES=redis_at(f"redis://127.0.0.1:{closed_port()}/0")):
         yield
+
+
+@pytest.fixture
+def redis_hung():
+    server = FaultyServer(serve_nothing)
+    with override_settings(CACHES=redis_at(server.url.replace("http://", "redis://").replace("/token", "/0"))):
+        yield
+    server.close()
 
 
 def test_password_login_works_while_the_cache_is_down(post_token, upstream, make_client, redis_down, caplog):
@@ -68,3 +90,18 @@ def test_breaker_and_throttle_report_nothing_rather_than_fail(redis_down, caplog
         server_name="default", username=USERNAME, client_id="app", client_ip="192.0.2.1"
     )
     attempt.rejected()
+
+
+def test_a_hung_cache_costs_one_socket_timeout_then_is_left_alone(redis_hung):
+    started = time.monotonic()
+    for _ in range(5):
+        throttling.client_ip_check("192.0.2.1")
+        assert circuit_breaker.breaker_state("default") == "closed"
+    assert time.monotonic() - started < SOCKET_TIMEOUT * 2 + 0.5
+
+
+def test_a_cache_outage_is_logged_once_per_backoff(redis_down, caplog):
+    caplog.set_level(logging.ERROR, logger="oauthgw.shared_state")
+    for _ in range(10):
+        throttling.client_ip_check("192.0.2.1")
+    assert len(caplog.records) == 1
