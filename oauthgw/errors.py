@@ -67,7 +67,10 @@ def token_endpoint_response(headers: dict, body: str, status: int) -> HttpRespon
     headers = {**headers, **NO_STORE_HEADERS, "Content-Type": "application/json"}
     if status != 200:
         headers.pop("WWW-Authenticate", None)
-        document = json.loads(body)
+        try:
+            document = json.loads(body) if body else {}
+        except ValueError:
+            document = {}
         code = document.get("error")
         if code in DEFAULT_DESCRIPTIONS and not document.get("error_description"):
             document["error_description"] = DEFAULT_DESCRIPTIONS[code]

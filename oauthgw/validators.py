@@ -82,7 +82,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return True
 
     def _require_allowed_scopes(self, client, request) -> None:
-        requested = utils.scope_to_list(request.scope) or []
+        requested = (request.scope or "").split()
         if not self.validate_scopes(client.client_id, requested, client, request):
             raise errors.InvalidScopeError(request=request)
 
@@ -102,6 +102,21 @@ class GatewayOAuth2Validator(OAuth2Validator):
             return False
         issued = request.refresh_token_instance.created
         return timezone.now() < issued + lifetimes.refresh_token_lifetime(client)
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        # A refresh never carries a scope the client has lost since the pair was issued.
+        original = utils.scope_to_list(super().get_original_scopes(refresh_token, request, *args, **kwargs)) or []
+        kept = [scope for scope in original if scope in request.client.allowed_scope_set]
+        if original and not kept:
+            raise errors.InvalidScopeError(description="The client may no longer use these scopes.", request=request)
+        return " ".join(kept)
+
+    def _extract_basic_auth(self, request):
+        # The toolkit compares the scheme case-sensitively; RFC 7235 section 2.1 does not.
+        scheme, _, credentials = (request.headers.get("HTTP_AUTHORIZATION") or "").partition(" ")
+        if scheme.lower() != "basic" or not credentials.strip():
+            return None
+        return credentials.strip()
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         # The dict is serialised after this returns, so changes reach the client
