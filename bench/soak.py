@@ -107,7 +107,7 @@ def fresh_database(url: str) -> None:
 
 def fresh_redis(url: str) -> None:
     if (urlsplit(url).path.lstrip("/") or "0") == "0":
-        sys.exit("refusing to flush Redis database 0: give the soak a database of its own, e.g. /13")
+        sys.exit("refusing to flush Redis database 0: give the soak a database of its own, e.g. /11")
     redis.Redis.from_url(url).flushdb()
 
 
@@ -549,7 +549,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--redis-url",
-        default=os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        default=os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/11"),
         help="Redis database to flush (not 0)",
     )
     parser.add_argument("--json", type=Path, help="also write the report here")
