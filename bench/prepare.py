@@ -4,7 +4,8 @@ Run with DJANGO_SETTINGS_MODULE set to the gateway's or the stock settings:
 
     python -m bench.prepare gateway|stock --refresh-tokens N --out DIR
 
-Writes DIR/credentials.json and DIR/refresh_tokens.txt (one raw token per line, each
+Writes DIR/credentials.json, DIR/usernames.txt (1000 resource owners, all with one
+password) and DIR/refresh_tokens.txt (one raw token per line, each
 in its own family, for the refresh_token scenario; DIR/refresh_spare.txt holds a
 few more for the query count). Tokens are inserted in bulk with the toolkit's own
 checksum and storage rules, so the server finds them exactly as if it had issued
@@ -22,10 +23,14 @@ from pathlib import Path
 
 import django
 
-USERNAME = "bench-user"
+USERS = 1000
 PASSWORD = "bench-password-0123456789"
 SCOPE = "hello"
 SPARE_REFRESH_TOKENS = 20
+
+
+def usernames() -> list[str]:
+    return [f"bench-user-{n}" for n in range(USERS)]
 
 
 def _raw_token() -> str:
@@ -41,19 +46,21 @@ def _gateway_setup() -> dict:
     rs, rs_secret = client_create(
         name="bench-introspect", grant_types=["client_credentials"], scopes=[SCOPE], can_introspect=True
     )
-    user = resource_owner_upsert(authorization_server="default", subject=USERNAME)
+    # Seen before, as returning users are: the first login of a subject also creates its row.
+    owners = [resource_owner_upsert(authorization_server="default", subject=name) for name in usernames()]
     return {
         "clients": {
             "client_credentials": (cc, cc_secret),
             "password": (pw, pw_secret),
             "introspection": (rs, rs_secret),
         },
-        "user": user,
+        "user": owners[0],
     }
 
 
 def _stock_setup() -> dict:
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
     from oauth2_provider.models import get_application_model
 
     application = get_application_model()
@@ -70,7 +77,11 @@ def _stock_setup() -> dict:
 
     cc = create("bench-cc", application.GRANT_CLIENT_CREDENTIALS)
     pw = create("bench-pw", application.GRANT_PASSWORD)
-    user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
+    # One PBKDF2 hash for all: the same cost per login as distinct hashes, without 1000 x 0.3 s here.
+    hashed = make_password(PASSWORD)
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create([user_model(username=name, password=hashed) for name in usernames()])
+    user = users[0]
     # Stock introspection authenticates any client; the client_credentials one is used.
     return {"clients": {"client_credentials": cc, "password": pw, "introspection": cc}, "user": user}
 
@@ -136,7 +147,8 @@ def main() -> None:
     credentials = {
         name: {"client_id": app.client_id, "client_secret": secret} for name, (app, secret) in clients.items()
     }
-    credentials["resource_owner"] = {"username": USERNAME, "password": PASSWORD}
+    (args.out / "usernames.txt").write_text("\n".join(usernames()) + "\n")
+    credentials["resource_owner"] = {"username": usernames()[0], "password": PASSWORD}
     credentials["access_token"] = bearer
     (args.out / "credentials.json").write_text(json.dumps(credentials, indent=2))
 

@@ -10,7 +10,7 @@ results go to bench/results.json and the table in bench/README.md.
 
 Environment: BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432), BENCH_REDIS
 (redis://127.0.0.1:6379/12), BENCH_DURATION (10 s per scenario), BENCH_WARMUP (3 s),
-BENCH_WORKERS (2), BENCH_THREADS (4), BENCH_CONNECTIONS (16; stock: 4).
+BENCH_WORKERS (2 per core), BENCH_THREADS (4), BENCH_CONNECTIONS (16; stock: 4).
 """
 
 import json
@@ -40,7 +40,8 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432"
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
-WORKERS = os.environ.get("BENCH_WORKERS", "2")
+# Unset: gunicorn.conf.py's production defaults (2 workers per core, 4 threads each).
+WORKERS = os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1)))
 THREADS = os.environ.get("BENCH_THREADS", "4")
 WRK_THREADS = 2
 CONNECTIONS = {"gateway": int(os.environ.get("BENCH_CONNECTIONS", "16")), "stock": 4}
@@ -245,8 +246,9 @@ def scenario_requests(credentials: dict, out: Path) -> dict:
         },
         "password": {
             "path": "/oauth2/token",
-            "method": "POST",
-            "body": urlencode({"grant_type": "password", "username": owner["username"], "password": owner["password"]}),
+            "lua": "password.lua",
+            "users": str(out / "usernames.txt"),
+            "password": owner["password"],
             "auth": basic(credentials["password"]),
         },
         "refresh_token": {
@@ -274,6 +276,8 @@ def wrk(port: int, spec: dict, *, seconds: int, connections: int) -> dict:
         "BENCH_BODY": spec.get("body", ""),
         "BENCH_AUTH": spec.get("auth", ""),
         "BENCH_TOKENS": spec.get("tokens", ""),
+        "BENCH_USERS": spec.get("users", ""),
+        "BENCH_PASSWORD": spec.get("password", ""),
         "BENCH_THREADS": str(WRK_THREADS),
     }
     command = ["wrk", "-t", str(WRK_THREADS), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "20s"]
@@ -436,7 +440,16 @@ def main() -> None:
     write_readme_table(text, results)
     print()
     print(text)
-    shutil.rmtree(workdir, ignore_errors=True)
+    failed = [
+        f"{kind}/{name}"
+        for kind in ("gateway", "stock")
+        for name, figures in results[kind].items()
+        if figures["non_2xx"] or figures["socket_errors"]
+    ]
+    if failed:
+        log(f"requests failed in {', '.join(failed)}: server logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
