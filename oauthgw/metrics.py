@@ -70,16 +70,11 @@ class BreakerStateCollector:
 
 
 def _breaker_states() -> list[tuple[str, str]]:
-    try:
-        from oauthgw.circuit_breaker import breaker_state
-    except ImportError:
-        # The resilience features are optional; without them there is no breaker.
-        return []
-    from oauthgw import models
+    # Imported here: this module is loaded while the app registry is still getting ready.
     from oauthgw.authorization_servers import default_authorization_server
+    from oauthgw.circuit_breaker import breaker_state
+    from oauthgw.models import AuthorizationServer
 
     names = [default_authorization_server().name]
-    servers = getattr(models, "AuthorizationServer", None)
-    if servers is not None:
-        names += list(servers.objects.values_list("name", flat=True))
+    names += list(AuthorizationServer.objects.values_list("name", flat=True))
     return [(name, breaker_state(name)) for name in names]

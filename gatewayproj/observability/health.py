@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from oauthgw.authorization_servers import default_authorization_server
 from oauthgw.conf import gateway_settings
+from oauthgw.models import AuthorizationServer
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,7 @@ def _cache() -> None:
 
 def _token_urls() -> list[str]:
     urls = [default_authorization_server().token_url]
-    from oauthgw import models
-
-    servers = getattr(models, "AuthorizationServer", None)
-    if servers is not None:
-        urls += list(servers.objects.filter(enabled=True).values_list("token_url", flat=True))
+    urls += list(AuthorizationServer.objects.filter(enabled=True).values_list("token_url", flat=True))
     return urls
 
 

@@ -96,3 +96,25 @@ def test_readyz_is_unavailable_when_the_cache_is_down(client, listening_upstream
 
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "ok", "cache": "failed", "upstream": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_ready_when_any_enabled_authorization_server_answers(client, settings):
+    from oauthgw.models import AuthorizationServer
+
+    with socket.create_server(("127.0.0.1", 0)) as listening, socket.create_server(("127.0.0.1", 0)) as probe:
+        dead_port = probe.getsockname()[1]
+        probe.close()
+        settings.OAUTHGW = {
+            **settings.OAUTHGW,
+            "UPSTREAM_TOKEN_URL": f"http://127.0.0.1:{dead_port}/token",
+            "READINESS_TIMEOUT": 0.5,
+        }
+        AuthorizationServer.objects.create(
+            name="second", token_url=f"http://127.0.0.1:{listening.getsockname()[1]}/token", client_id="gw"
+        )
+
+        response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["upstream"] == "ok"

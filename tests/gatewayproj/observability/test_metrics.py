@@ -109,8 +109,6 @@ def test_upstream_faults_are_counted_by_kind_and_timed(client, make_client, upst
 
 
 def test_the_circuit_breaker_state_of_each_server_is_exposed(client):
-    pytest.importorskip("oauthgw.circuit_breaker")
-
     exposition = client.get("/metrics").content.decode()
 
     assert 'oauthgw_upstream_circuit_state{server="default"} 0.0' in exposition
