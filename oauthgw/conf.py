@@ -52,14 +52,9 @@ DEFAULTS: dict[str, Any] = {
     # oauthgw/throttling.py says why these numbers.
     "THROTTLE_WINDOW": 900,
     "THROTTLE_BUCKET": 60,
-    "THROTTLE_USERNAME_FAILURES": 5,
-    "THROTTLE_IP_FAILURES": 20,
+    "THROTTLE_USERNAME_FAILURES": 10,
+    "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
-    # A refresh token presented again less than this many seconds after it was
-    # rotated belongs to the same burst of concurrent refreshes as the request that
-    # rotated it: invalid_grant, but not a replay that revokes the family. 0 spares
-    # only the requests that queued on the token's row lock.
-    "REFRESH_REUSE_LEEWAY": 5,
     # Seconds a validated access token stays in the shared cache (0: no cache).
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.

@@ -12,44 +12,73 @@ A request that finds its token live locks the token's row until its transaction
 ends (the token view runs the refresh grant in one transaction), so concurrent
 requests queue behind the first. When the winner commits, the row no longer
 matches "not revoked": the queued requests sent a token that was live when they
-came, so they are not replays. Requests that arrive a moment after the winner
-committed (the client sent them at the same time; the network or a busy worker
-delayed them) find the token already rotated; within ``REFRESH_REUSE_LEEWAY``
-seconds of the rotation they belong to the same burst. Both kinds answer
-``invalid_grant`` and leave the family alone, so exactly one live refresh token
-remains. Anything later, or a token revoked on purpose, is a replay, and the
-toolkit's reuse protection revokes the family.
+came, so they are not replays. Requests of the same burst that reach the gateway
+a moment later find the token already rotated; they were sent before the winner's
+answer existed, which the gateway knows when they arrived before the winner's
+view returned (marked in the shared cache; the rotation's commit time when the
+mark is missing). Both kinds answer ``invalid_grant`` and leave the family alone,
+so exactly one live refresh token remains.
 
-The leeway is the usual compromise (Auth0's reuse interval, Okta's grace period),
-but smaller and stricter: a token presented inside it still gets nothing. What it
-gives up is detection in one narrow case: a thief who rotates a stolen token a few
-seconds before its owner does keeps the family; the owner must log in again.
+A token presented after the rotation was answered is a replay, however soon: the
+client (or a thief) had the token after it was used.
+The toolkit's reuse protection then revokes the whole family (RFC 9700 section
+4.14.2), with no grace window a thief could use.
 
 The row lock needs a database with row locks (PostgreSQL); SQLite serialises
 writers on its own and ignores ``select_for_update``.
 """
 
 import hashlib
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
 
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from oauthgw.conf import gateway_settings
+from oauthgw import shared_state
+
+_ANSWERED_KEY = "oauthgw:refresh:answered:{checksum}"
+# Longer than any request of a burst takes to reach the gateway.
+_ANSWERED_SECONDS = 60
+
+_arrived_at: ContextVar[datetime | None] = ContextVar("oauthgw_token_request_arrived_at", default=None)
 
 
-def _rotated_moments_ago(checksum: str) -> bool:
-    leeway = gateway_settings.REFRESH_REUSE_LEEWAY
-    if leeway <= 0:
+@contextmanager
+def token_request_arrival() -> Iterator[None]:
+    """Remember, for the current token request, when it reached the gateway."""
+    marker = _arrived_at.set(timezone.now())
+    try:
+        yield
+    finally:
+        _arrived_at.reset(marker)
+
+
+def _checksum(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def rotation_answered(*, token: str) -> None:
+    """Record that the request which rotated ``token`` has answered its client."""
+    shared_state.put(_ANSWERED_KEY.format(checksum=_checksum(token)), timezone.now(), timeout=_ANSWERED_SECONDS)
+
+
+def _rotated_before_answer_to(checksum: str) -> bool:
+    """True if this request arrived before the rotation of ``checksum`` was answered."""
+    arrived = _arrived_at.get()
+    if arrived is None:
         return False
+    answered = shared_state.get(_ANSWERED_KEY.format(checksum=checksum))
+    if answered is not None:
+        return arrived < answered
+    # Not answered yet (or the mark is gone): compare with the rotation itself.
     # Rotation leaves an access token whose source is the old refresh token; a
     # deliberate revocation does not.
     return (
         get_access_token_model()
-        .objects.filter(
-            source_refresh_token__token_checksum=checksum,
-            source_refresh_token__revoked__gte=timezone.now() - timedelta(seconds=leeway),
-        )
+        .objects.filter(source_refresh_token__token_checksum=checksum, source_refresh_token__revoked__gte=arrived)
         .exists()
     )
 
@@ -58,13 +87,13 @@ def refresh_token_lost_race(*, token: str) -> bool:
     """True if a concurrent request rotated this refresh token: answer invalid_grant, revoke nothing.
 
     False means the caller may go on: it holds the token's row lock until its
-    transaction ends, or the token is unknown, revoked or rotated long enough ago
-    for the toolkit's own checks (replay protection) to decide.
+    transaction ends, or the token is unknown, revoked, or was rotated before this
+    request arrived, and the toolkit's own checks (replay protection) decide.
     """
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    checksum = _checksum(token)
     live = get_refresh_token_model().objects.filter(token_checksum=checksum, revoked__isnull=True)
     if not live.exists():
-        return _rotated_moments_ago(checksum)
+        return _rotated_before_answer_to(checksum)
     # Waits here while a concurrent request that locked the row first rotates it;
     # PostgreSQL then re-checks the row, which is no longer live.
     return not list(live.select_for_update().values_list("pk", flat=True))

@@ -10,6 +10,7 @@ from oauthgw import grants, throttling
 from oauthgw.client_ip import client_ip
 from oauthgw.errors import SlowDownError, oauth_error_response, token_endpoint_response
 from oauthgw.outcomes import TokenOutcome, outcome_of, token_request_finished
+from oauthgw.refresh_rotation import rotation_answered
 from oauthgw.token_request import check_token_request, describe_token_request
 from oauthgw.views.base import OAuthEndpointView
 
@@ -23,14 +24,14 @@ class TokenView(OAuthEndpointView):
         address = client_ip(request.META)
         response = self._respond(request, address)
         outcome = outcome_of(response.status_code, response.content)
-        if outcome == "invalid_client":
-            throttling.client_authentication_failed(address)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.password_grant,
             # oauthgw.circuit_breaker); Django's request logger would add an ERROR
             # line without it for every request of an outage.
             response._has_been_logged = True
         self._announce(request, response, outcome, address, time.monotonic() - started)
+        if response.status_code == 200 and request.POST.get("grant_type") == grants.REFRESH_TOKEN:
+            rotation_answered(token=request.POST["refresh_token"])
         return response
 
     def _respond(self, request, address: str):
