@@ -15,9 +15,13 @@ What counts, and where it is checked:
 - The upstream rejecting a username and password (``invalid_grant``) counts on all
   three counters. A success resets that username's counter; an upstream that gives
   no clear answer counts nowhere.
-- A failed client authentication (``invalid_client``) counts on the client IP's
-  counter only. The IP limit is checked first on every token request, any grant,
-  so it also bounds client-secret guessing (RFC 6749 section 2.3.1).
+- A failed client authentication (``invalid_client``) counts nowhere. Client
+  secrets are generated with about 760 bits, or typed with at least 32
+  characters, so guessing one is hopeless however fast (RFC 6749 section 2.3.1's
+  brute-force protection is their entropy); counting them would let a client
+  with a stale secret, retrying, lock every user behind its address out.
+- The IP limit is checked first on every token request, any grant: an address
+  that sprays passwords gets nothing else either.
 - The username and client limits are checked after the client has authenticated
   and may use the password grant, just before the upstream call: a caller without
   a client's secret cannot touch them, so cannot lock users out through it.
@@ -27,11 +31,12 @@ What counts, and where it is checked:
 
 Defaults, and why:
 
-- 5 failures per username in 15 minutes. Someone who mistypes seldom fails five
-  times in a quarter of an hour; a guesser gets at most 480 tries a day per
-  account. Keep it below the upstream's own lockout threshold, so that the gateway
-  throttles before the upstream locks the account.
-- 20 per client IP in 15 minutes: room for a few people behind one address;
+- 10 failures per username in 15 minutes (Okta's default lockout threshold).
+  Someone who mistypes seldom fails ten times in a quarter of an hour; a guesser
+  gets at most 960 tries a day per account, against passwords the upstream's own
+  policy makes strong. Keep it below the upstream's own lockout threshold, so
+  that the gateway throttles before the upstream locks the account.
+- 30 per client IP in 15 minutes: room for a few people behind one address;
   stops a single host that sprays passwords across many usernames. Raise it for
   clients behind a large NAT, and set ``TRUSTED_PROXY_COUNT`` behind a proxy, or
   every user shares the proxy's address.
@@ -164,14 +169,6 @@ def client_ip_check(client_ip: str) -> None:
     counter = _ip_counter(client_ip)
     if counter.limit > 0:
         _refuse_if_over([counter], _clock())
-
-
-def client_authentication_failed(client_ip: str) -> None:
-    """Count a failed client authentication against the caller's address."""
-    counter = _ip_counter(client_ip)
-    if counter.limit > 0:
-        key = _buckets(counter, _clock())[-1][1]
-        shared_state.counter_add(key, 1, timeout=_ttl())
 
 
 @dataclass
