@@ -24,12 +24,12 @@ import copy
 import hashlib
 import logging
 
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from oauthgw import shared_state
 from oauthgw.conf import gateway_settings
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ def _remember(checksum: str, token) -> None:
     entry = copy.copy(token)
     entry.application = _without_secrets(token.application)
     key = _token_key(checksum)
-    if cache.add(key, entry, seconds) and cache.get(_client_changed_key(token.application_id)) is not None:
+    if shared_state.add(key, entry, timeout=seconds) and shared_state.get(_client_changed_key(token.application_id)):
         # The client changed while this request was reading it: the row read may be the old one.
-        cache.delete(key)
+        shared_state.delete_many([key])
 
 
 def access_token_load(token: str):
@@ -98,7 +98,8 @@ def access_token_load(token: str):
     checksum = token_checksum(token)
     if _ttl() <= 0:
         return _token_from_db(checksum)
-    access_token = cache.get(_token_key(checksum))
+    # With the shared cache down this reads the database, as with no cache at all.
+    access_token = shared_state.get(_token_key(checksum))
     if access_token == _TOMBSTONE:
         return None
     if access_token is None:
@@ -117,20 +118,20 @@ def _token_deleted(sender, instance, **kwargs) -> None:
     if _ttl() <= 0 or not instance.token_checksum or instance.expires <= timezone.now():
         return
     key = _token_key(instance.token_checksum)
-    cache.delete(key)
+    shared_state.delete_many([key])
     transaction.on_commit(lambda: _bury(key), robust=True)
 
 
 def _bury(key: str) -> None:
-    cache.set(key, _TOMBSTONE, _ttl())
+    shared_state.put(key, _TOMBSTONE, timeout=_ttl())
 
 
 def _token_saved(sender, instance, created, **kwargs) -> None:
     if created or _ttl() <= 0 or not instance.token_checksum:
         return
     key = _token_key(instance.token_checksum)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key), robust=True)
+    shared_state.delete_many([key])
+    transaction.on_commit(lambda: shared_state.delete_many([key]), robust=True)
 
 
 def _forget_client_tokens(pk) -> None:
@@ -144,10 +145,10 @@ def _forget_client_tokens(pk) -> None:
     for checksum in checksums:
         batch.append(_token_key(checksum))
         if len(batch) == _DELETE_BATCH:
-            cache.delete_many(batch)
+            shared_state.delete_many(batch)
             batch = []
     if batch:
-        cache.delete_many(batch)
+        shared_state.delete_many(batch)
 
 
 def _client_changed(sender, instance, created=False, **kwargs) -> None:
@@ -157,7 +158,7 @@ def _client_changed(sender, instance, created=False, **kwargs) -> None:
     _forget_client_tokens(pk)
 
     def after_commit() -> None:
-        cache.set(_client_changed_key(pk), True, _CLIENT_CHANGED_SECONDS)
+        shared_state.put(_client_changed_key(pk), True, timeout=_CLIENT_CHANGED_SECONDS)
         _forget_client_tokens(pk)
 
     transaction.on_commit(after_commit, robust=True)

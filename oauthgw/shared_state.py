@@ -1,12 +1,12 @@
-"""The shared cache as the circuit breaker and the login throttle use it.
+"""The shared cache as the circuit breaker, the login throttle and the bearer cache use it.
 
 Every gateway process and instance sees the same values (Redis when ``REDIS_URL``
 is set), and every write is a single atomic operation (``add``, ``incr``,
 ``delete``), so concurrent requests never overwrite each other's counts.
 
 If the cache itself fails, these helpers answer as if nothing were stored: for
-that time the gateway runs without its breaker and its throttle rather than
-without its token endpoint (the upstream keeps its own lockout). After a failure
+that time the gateway runs without its breaker, its throttle and its bearer
+cache rather than without its token endpoint (the upstream keeps its own lockout). After a failure
 the process leaves the cache alone for ``BACKOFF`` seconds, so a Redis that hangs
 costs one socket timeout per process every few seconds, not one per call, and the
 log gets one line per backoff, not one per request.
@@ -38,7 +38,12 @@ def _failed(operation: str, exc: RedisError) -> None:
         if not _available():
             return
         _unavailable_until = time.monotonic() + BACKOFF
-    logger.error("shared cache unavailable during %s (%s): breaker and throttle off for %gs", operation, exc, BACKOFF)
+    logger.error(
+        "shared cache unavailable during %s (%s): breaker, throttle and bearer cache off for %gs",
+        operation,
+        exc,
+        BACKOFF,
+    )
 
 
 def get(key: str) -> Any:
