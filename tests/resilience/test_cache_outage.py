@@ -9,12 +9,13 @@ answers, with short socket timeouts.
 import logging
 import socket
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.test import override_settings
 
 from oauthgw import circuit_breaker, shared_state, throttling
-from tests.oauthgw.conftest import PASSWORD, USERNAME
+from tests.oauthgw.conftest import PASSWORD, USERNAME, basic_authorization
 from tests.resilience.faulty_servers import FaultyServer, serve_nothing
 
 SOCKET_TIMEOUT = 0.3
@@ -105,3 +106,23 @@ def test_a_cache_outage_is_logged_once_per_backoff(redis_down, caplog):
     for _ in range(10):
         throttling.client_ip_check("192.0.2.1")
     assert len(caplog.records) == 1
+
+
+def test_helloworld_checks_tokens_in_the_database_while_the_cache_is_down(post_token, upstream, make_client, client):
+    upstream.accepts()
+    app = make_client()
+    token = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app).json()
+
+    with override_settings(CACHES=redis_at(f"redis://127.0.0.1:{closed_port()}/0")):
+        hello = client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
+        revoked = client.post(
+            "/oauth2/revoke",
+            urlencode({"token": token["access_token"]}),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret),
+        )
+        after = client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
+
+    assert hello.status_code == 200
+    assert revoked.status_code == 200
+    assert after.status_code == 401
