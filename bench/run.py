@@ -3,9 +3,9 @@
 In one run on this machine it installs what is missing (bench/install.sh), starts
 nginx on a loopback port as the fast upstream (a fixed token JSON at /token),
 prepares two PostgreSQL databases (the gateway's and a stock django-oauth-toolkit
-configuration's), counts SQL queries per request, then serves each configuration
-in turn under gunicorn (same gunicorn.conf.py, same workers and threads) and drives
-it with wrk. Every figure is printed with its ratio to the stock configuration;
+configuration's), counts SQL queries per request, then serves both under gunicorn
+(same gunicorn.conf.py, same workers and threads) and drives each scenario with wrk
+on the gateway and then on the stock configuration. Every figure is printed with its ratio to the stock configuration;
 results go to bench/results.json and the table in bench/README.md.
 
 Environment: BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432), BENCH_REDIS
@@ -312,30 +312,39 @@ def split_pool(spec: dict) -> tuple[dict, dict]:
     return {**spec, "tokens": str(warmup)}, {**spec, "tokens": str(measured)}
 
 
-def measure(deployment: Deployment, env: dict, out: Path, workdir: Path) -> dict:
-    credentials = json.loads((out / "credentials.json").read_text())
-    specs = scenario_requests(credentials, out)
-    server, port = start_gunicorn(deployment, env, workdir)
-    results = {}
+def measure(prepared: dict, workdir: Path) -> dict:
+    """Both configurations are served at once and each scenario runs on one, then the other.
+
+    An idle server costs nothing, and the machine's other load then falls on both
+    sides of every ratio alike.
+    """
+    servers, specs = {}, {}
+    results = {deployment.kind: {} for deployment in (GATEWAY, STOCK)}
     try:
+        for deployment in (GATEWAY, STOCK):
+            env, out = prepared[deployment.kind]
+            specs[deployment.kind] = scenario_requests(json.loads((out / "credentials.json").read_text()), out)
+            servers[deployment.kind] = start_gunicorn(deployment, env, workdir)
         for name in SCENARIOS:
-            connections = CONNECTIONS[deployment.kind]
-            warmup_spec, spec = split_pool(specs[name])
-            if WARMUP:
-                wrk(port, warmup_spec, seconds=WARMUP, connections=connections)
-            load_before = os.getloadavg()[0]
-            results[name] = wrk(port, spec, seconds=DURATION, connections=connections)
-            figures = results[name]
-            # The 1-minute load average before a run shows whether other work shared the cores.
-            figures["load_average_before"] = round(load_before, 2)
-            log(
-                f"{deployment.kind:8} {name:19} {figures['requests_per_second']:9.1f} req/s"
-                f"  p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms"
-                f"  non-2xx {figures['non_2xx']}  socket errors {figures['socket_errors']}"
-                f"  load {load_before:.2f}"
-            )
+            for deployment in (GATEWAY, STOCK):
+                kind = deployment.kind
+                port = servers[kind][1]
+                warmup_spec, spec = split_pool(specs[kind][name])
+                if WARMUP:
+                    wrk(port, warmup_spec, seconds=WARMUP, connections=CONNECTIONS[kind])
+                load_before = os.getloadavg()[0]
+                figures = results[kind][name] = wrk(port, spec, seconds=DURATION, connections=CONNECTIONS[kind])
+                # The 1-minute load average before a run shows whether other work shared the cores.
+                figures["load_average_before"] = round(load_before, 2)
+                log(
+                    f"{kind:8} {name:19} {figures['requests_per_second']:9.1f} req/s"
+                    f"  p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms"
+                    f"  non-2xx {figures['non_2xx']}  socket errors {figures['socket_errors']}"
+                    f"  load {load_before:.2f}"
+                )
     finally:
-        stop(server)
+        for process, _ in servers.values():
+            stop(process)
     return results
 
 
@@ -419,9 +428,7 @@ def main() -> None:
             prepared[deployment.kind] = (env, prepare(deployment, env, workdir))
             results["queries"][deployment.kind] = count_queries(env, prepared[deployment.kind][1])
             log(f"{deployment.kind} SQL queries per request: {results['queries'][deployment.kind]}")
-        for deployment in (GATEWAY, STOCK):
-            env, out = prepared[deployment.kind]
-            results[deployment.kind] = measure(deployment, env, out, workdir)
+        results.update(measure(prepared, workdir))
     finally:
         stop(upstream)
     results["targets"] = targets(results["gateway"], results["stock"])
