@@ -112,3 +112,24 @@ def test_the_circuit_breaker_state_of_each_server_is_exposed(client):
     exposition = client.get("/metrics").content.decode()
 
     assert 'oauthgw_upstream_circuit_state{server="default"} 0.0' in exposition
+
+
+def test_throttled_logins_are_counted(client, make_client, upstream, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_USERNAME_FAILURES": 1}
+    app = make_client()
+    upstream.rejects()
+    before = sample("oauthgw_throttled_total", grant_type="password")
+
+    def login():
+        return client.post(
+            "/oauth2/token",
+            "grant_type=password&username=mallory&password=guess",
+            content_type="application/x-www-form-urlencoded",
+            HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret),
+        )
+
+    assert login().status_code == 401
+    assert login().status_code == 429
+
+    assert sample("oauthgw_throttled_total", grant_type="password") == before + 1
+    assert sample("oauthgw_token_failures_total", grant_type="password", reason="throttled") >= 1
