@@ -26,6 +26,7 @@ POSTGRES = os.environ.get("SCALE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:
 REDIS = os.environ.get("SCALE_TEST_REDIS", "redis://127.0.0.1:6379/13")
 USER, PASSWORD = "abc123", "xyz456"
 BREAKER_THRESHOLD = 2
+USERNAME_LIMIT = 5
 
 
 def _postgres_admin():
@@ -125,6 +126,7 @@ def deployment(tmp_path_factory):
                     "OAUTHGW_UPSTREAM_TIMEOUT": "2",
                     "OAUTHGW_UPSTREAM_BREAKER_THRESHOLD": str(BREAKER_THRESHOLD),
                     "OAUTHGW_UPSTREAM_BREAKER_COOLDOWN": "60",
+                    "OAUTHGW_THROTTLE_USERNAME_FAILURES": str(USERNAME_LIMIT),
                     "GUNICORN_ACCESS_LOG": "0",
                 }
             )
