@@ -17,7 +17,8 @@ then answers at once. docs/operations.md explains how to size it.
 Every value can be overridden from the environment:
   GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers: two per core),
   GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30), GUNICORN_ACCESS_LOG (1: JSON to stdout),
-  PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory).
+  GUNICORN_CONTROL_SOCKET (unset: no control socket), PROMETHEUS_MULTIPROC_DIR (a fresh
+  temporary directory).
 """
 
 import multiprocessing
@@ -38,7 +39,15 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_field_size = 8190
 
-logger_class = "gatewayproj.observability.access_log.JsonAccessLogger"
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# which several instances on one host would share; off unless a path is given.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True
+
+logger_class = "gatewayproj.observability.access_log.JsonLogger"
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") != "0" else None
 errorlog = "-"
 # The application's own logs go to stderr as JSON (Django LOGGING).

@@ -1,13 +1,17 @@
-"""gunicorn's access log as one JSON object per request, with the request id.
+"""gunicorn's own logs as JSON lines, like the application's.
 
-Only these fields are written: never request headers (Authorization), cookies or
-the query string, any of which may carry a credential.
+The access log has one object per request with the request id; only the fields
+below are written, never request headers (Authorization), cookies or the query
+string, any of which may carry a credential. gunicorn's error log (start-up,
+worker restarts, timeouts) uses the application's JSON formatter.
 """
 
 import json
 from datetime import UTC, datetime
 
 from gunicorn.glogging import Logger
+
+from gatewayproj.observability.json_logs import JsonFormatter
 
 
 def _response_header(resp, name: str) -> str | None:
@@ -17,7 +21,12 @@ def _response_header(resp, name: str) -> str | None:
     return None
 
 
-class JsonAccessLogger(Logger):
+class JsonLogger(Logger):
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
