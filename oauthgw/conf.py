@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a validated access token stays in the shared cache (0: no cache).
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.
-    "BEARER_CACHE_SECONDS": 300,
+    "BEARER_CACHE_SECONDS": 60,
     # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
     # token (empty: none).
     "METRICS_ALLOWED_IPS": "127.0.0.1,::1",
