@@ -25,9 +25,9 @@ What counts, and where it is checked:
 - The username and client limits are checked after the client has authenticated
   and may use the password grant, just before the upstream call: a caller without
   a client's secret cannot touch them, so cannot lock users out through it.
-- A login reserves its failure before the upstream call (an atomic increment) and
-  gives it back if the upstream accepts or does not answer: a burst of concurrent
-  guesses cannot slip through while the first ones are in flight.
+- A failure is counted when the upstream says no (an atomic increment), so many
+  concurrent logins of one user with the right password all go through; a burst
+  of concurrent guesses can overshoot a limit by the guesses still in flight.
 
 Defaults, and why:
 
@@ -173,31 +173,33 @@ def client_ip_check(client_ip: str) -> None:
 
 @dataclass
 class PasswordAttempt:
-    """The failures a login in flight has reserved; say how it ended exactly once."""
+    """A login that passed the limits; say once how the upstream answered."""
 
-    username_keys: list[str]
-    reserved: dict[str, str] = field(default_factory=dict)  # scope -> bucket key holding our +1
+    counter_keys: dict[str, str] = field(default_factory=dict)  # scope -> current bucket key
+    username_keys: list[str] = field(default_factory=list)
 
     def rejected(self) -> None:
-        """The upstream refused the credentials: the reserved failures stand."""
-        self.reserved = {}
+        """The upstream refused the credentials: one failure on each counter."""
+        for key in self.counter_keys.values():
+            shared_state.counter_add(key, 1, timeout=_ttl())
 
     def accepted(self) -> None:
-        """The credentials were good: forget the username's failures, give the others back."""
-        if USERNAME in self.reserved:
+        """The credentials were good: forget the username's failures."""
+        if USERNAME in self.counter_keys:
             shared_state.delete_many(self.username_keys)
-            del self.reserved[USERNAME]
-        self.abandoned()
 
     def abandoned(self) -> None:
-        """No verdict (the upstream did not answer): nothing failed, give everything back."""
-        for key in self.reserved.values():
-            shared_state.counter_add(key, -1, timeout=_ttl())
-        self.reserved = {}
+        """No verdict (the upstream did not answer): nothing failed."""
 
 
 def password_attempt_start(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordAttempt:
-    """Reserve one failure on each counter, or raise ``Throttled`` without reserving any."""
+    """Raise ``Throttled`` if any counter is at its limit; else the attempt to report back on.
+
+    Failures are counted when the upstream says no, not reserved up front: many
+    concurrent logins of one user with the right password must all go through. A
+    burst of concurrent wrong guesses can overshoot a limit by the number still in
+    flight, at most the upstream worker pool (``UPSTREAM_MAX_CONCURRENCY``).
+    """
     username_counter = _Counter(
         USERNAME, f"{server_name}\0{_normalised_username(username)}", gateway_settings.THROTTLE_USERNAME_FAILURES
     )
@@ -211,20 +213,9 @@ def password_attempt_start(*, server_name: str, username: str, client_id: str, c
         if counter.limit > 0
     ]
     now = _clock()
-    attempt = PasswordAttempt(username_keys=[key for _, key in _buckets(username_counter, now)])
-    # A throttled caller costs one read and no write.
-    counts = _refuse_if_over(counters, now)
-    for counter in counters:
-        # The increment is the atomic step: of concurrent attempts, at most the
-        # limit get a total at or under it.
-        key = _buckets(counter, now)[-1][1]
-        current = shared_state.counter_add(key, 1, timeout=_ttl())
-        if current is None:
-            continue
-        attempt.reserved[counter.scope] = key
-        older = sum(count for _, count in counts[counter][:-1])
-        if older + current > counter.limit:
-            attempt.abandoned()
-            refreshed = [*counts[counter][:-1], (counts[counter][-1][0], current - 1)]
-            raise Throttled(counter.scope, retry_after=_retry_after(refreshed, counter.limit, now))
-    return attempt
+    # One read; a throttled caller writes nothing.
+    _refuse_if_over(counters, now)
+    return PasswordAttempt(
+        counter_keys={counter.scope: _buckets(counter, now)[-1][1] for counter in counters},
+        username_keys=[key for _, key in _buckets(username_counter, now)],
+    )
