@@ -60,6 +60,7 @@ import math
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.utils.crypto import salted_hmac
 
@@ -107,8 +108,10 @@ class _Counter:
     identity: str
     limit: int
 
-    @property
+    @cached_property
     def prefix(self) -> str:
+        # One HMAC per counter, not one per bucket key: a password login reads and
+        # writes up to 45 bucket keys.
         digest = salted_hmac("oauthgw.throttling", f"{self.scope}\0{self.identity}").hexdigest()[:32]
         return f"oauthgw:throttle:v1:{self.scope}:{digest}"
 
