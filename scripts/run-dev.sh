@@ -9,6 +9,8 @@ scripts/bootstrap.sh requirements.txt
 
 GATEWAY_PORT="${GATEWAY_PORT:-8000}"
 export DEV_AUTH_PORT="${DEV_AUTH_PORT:-9011}"
+# A terminal reads plain lines better than the JSON a log collector wants.
+export DJANGO_LOG_FORMAT="${DJANGO_LOG_FORMAT:-plain}"
 export OAUTHGW_UPSTREAM_TOKEN_URL="${OAUTHGW_UPSTREAM_TOKEN_URL:-http://127.0.0.1:$DEV_AUTH_PORT/token}"
 mkdir -p var
 
@@ -31,6 +33,9 @@ oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT
 
 Try it:
   curl -u '$client_id:$client_secret' -d 'grant_type=password&username=abc123&password=xyz456' http://127.0.0.1:$GATEWAY_PORT/oauth2/token
+
+Admin: create a staff account with '.venv/bin/python manage.py createsuperuser', then open
+http://127.0.0.1:$GATEWAY_PORT/admin/
 
 TXT
 .venv/bin/python manage.py runserver "127.0.0.1:$GATEWAY_PORT" --noreload
