@@ -1,5 +1,8 @@
 """Checks on the raw token request, before any client lookup or upstream call.
 
+The same form checks guard the revocation and introspection endpoints, which
+take their parameters the same way (RFC 7009 section 2.1, RFC 7662 section 2.1).
+
 The toolkit keeps the last of repeated parameters and decodes bodies leniently;
 RFC 6749 section 3.2 says parameters MUST NOT repeat, and hostile input should
 cost the gateway nothing. Everything here is a clear 400 ``invalid_request``
@@ -134,10 +137,15 @@ def _storable(value: str) -> str:
     return value.replace("\x00", "\ufffd")
 
 
-def check_token_request(request: HttpRequest) -> None:
-    """Raise an oauthlib ``OAuth2Error`` describing the first problem found."""
+def check_form_request(request: HttpRequest) -> dict[str, str]:
+    """The parameters of a well-formed OAuth form POST; raise an ``OAuth2Error`` otherwise."""
     body = _body(request)
     _check_content_type(request)
     parameters = _parameters(body)
     _check_client_authentication(request, parameters)
-    _check_grant(parameters)
+    return parameters
+
+
+def check_token_request(request: HttpRequest) -> None:
+    """Raise an oauthlib ``OAuth2Error`` describing the first problem found."""
+    _check_grant(check_form_request(request))

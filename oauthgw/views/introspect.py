@@ -4,6 +4,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthgw.client_auth import authenticated_client
 from oauthgw.errors import NO_STORE_HEADERS, oauth_error_response
 from oauthgw.introspection import token_introspect
+from oauthgw.token_request import check_form_request
 from oauthgw.views.base import OAuthEndpointView
 
 
@@ -16,6 +17,10 @@ class IntrospectView(OAuthEndpointView):
     """``POST /oauth2/introspect`` (RFC 7662), for clients marked as resource servers."""
 
     def post(self, request, *args, **kwargs):
+        try:
+            check_form_request(request)
+        except errors.OAuth2Error as error:
+            return oauth_error_response(error)
         client = authenticated_client(request)
         if client is None:
             return oauth_error_response(errors.InvalidClientError())

@@ -1,4 +1,7 @@
-from oauthgw.errors import token_endpoint_response
+from oauthlib.oauth2.rfc6749 import errors
+
+from oauthgw.errors import oauth_error_response, token_endpoint_response
+from oauthgw.token_request import check_form_request
 from oauthgw.views.base import OAuthEndpointView
 
 
@@ -6,5 +9,9 @@ class RevokeView(OAuthEndpointView):
     """``POST /oauth2/revoke`` (RFC 7009): a client revokes one of its own tokens."""
 
     def post(self, request, *args, **kwargs):
+        try:
+            check_form_request(request)
+        except errors.OAuth2Error as error:
+            return oauth_error_response(error)
         _, headers, body, status = self.create_revocation_response(request)
         return token_endpoint_response(headers, body or "{}", status)

@@ -169,3 +169,33 @@ def test_refresh_token_of_a_disabled_client_is_only_inactive(introspect, passwor
     app.save()
 
     assert introspect(refresh_token, token_type_hint="refresh_token").json() == INACTIVE
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("token={0}&token=other", FORM),
+        ("token={0}&x=\xff", FORM),
+        ("token={0}&padding=" + "a" * 9000, FORM),
+        (
+            "--b\r\nContent-Disposition: form-data; name=token\r\n\r\n{0}\r\n--b--\r\n",
+            "multipart/form-data; boundary=b",
+        ),
+    ],
+    ids=["repeated token", "not UTF-8", "body too large", "multipart"],
+)
+def test_malformed_introspection_request_is_invalid_request(
+    client, resource_server, password_login, make_client, body, content_type
+):
+    token = password_login(make_client())["access_token"]
+
+    response = client.post(
+        URL,
+        body.format(token).encode("latin-1"),
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_authorization(resource_server.client_id, resource_server.raw_secret),
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "active" not in response.json()

@@ -117,3 +117,29 @@ def test_revocation_without_client_credentials_is_invalid_client(client, passwor
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert hello(client, token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("token={0}&token=other", FORM),
+        ("token={0}&x=\xff", FORM),
+        ("token={0}&padding=" + "a" * 9000, FORM),
+        ('{{"token": "{0}"}}', "application/json"),
+    ],
+    ids=["repeated token", "not UTF-8", "body too large", "JSON"],
+)
+def test_malformed_revocation_request_is_invalid_request_and_revokes_nothing(
+    client, password_login, make_client, body, content_type
+):
+    app = make_client()
+    token = password_login(app)["access_token"]
+    raw = body.format(token).encode("latin-1")
+
+    response = client.post(
+        URL, raw, content_type=content_type, HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert hello(client, token).status_code == 200
