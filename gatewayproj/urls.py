@@ -8,7 +8,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("gatewayproj.observability.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Only GET: its HTML renderer has no template for OPTIONS metadata (a 500).
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
 ]
 
 handler400 = "gatewayproj.error_views.bad_request"

@@ -5,9 +5,9 @@ view finds them; only what the gateway serves is mounted.
 """
 
 from django.urls import path, re_path
-from oauth2_provider.views import OAuthServerMetadataView
 
 from oauthgw.views.introspect import IntrospectView
+from oauthgw.views.metadata import ServerMetadataView
 from oauthgw.views.revoke import RevokeView
 from oauthgw.views.token import TokenView
 
@@ -17,5 +17,5 @@ urlpatterns = [
     re_path(r"^oauth2/token/?$", TokenView.as_view(), name="token"),
     re_path(r"^oauth2/revoke/?$", RevokeView.as_view(), name="revoke-token"),
     re_path(r"^oauth2/introspect/?$", IntrospectView.as_view(), name="introspect"),
-    path(".well-known/oauth-authorization-server", OAuthServerMetadataView.as_view(), name="oauth-server-metadata"),
+    path(".well-known/oauth-authorization-server", ServerMetadataView.as_view(), name="oauth-server-metadata"),
 ]

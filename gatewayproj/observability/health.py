@@ -15,8 +15,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
 
+from gatewayproj.observability.read_only import read_only
 from oauthgw.authorization_servers import default_authorization_server
 from oauthgw.conf import gateway_settings
 from oauthgw.models import AuthorizationServer
@@ -77,13 +77,13 @@ def _run(name: str, check) -> str:
 
 
 @login_not_required
-@require_GET
+@read_only
 def healthz(request):
     return JsonResponse({"status": OK}, headers=_NO_STORE)
 
 
 @login_not_required
-@require_GET
+@read_only
 def readyz(request):
     results = {name: _run(name, check) for name, check in _CHECKS.items()}
     ready = all(result == OK for result in results.values())

@@ -13,9 +13,9 @@ import os
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
-from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from gatewayproj.observability.read_only import read_only
 from oauthgw.client_ip import client_ip
 from oauthgw.conf import gateway_settings
 from oauthgw.metrics import BreakerStateCollector
@@ -57,7 +57,7 @@ def _exposition() -> bytes:
 
 
 @login_not_required
-@require_GET
+@read_only
 def metrics(request):
     if not may_read_metrics(request):
         logger.info("metrics refused to %s", client_ip(request.META))

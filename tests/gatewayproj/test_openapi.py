@@ -44,3 +44,11 @@ def test_the_documentation_page_loads_its_assets_from_the_gateway(client):
     assert "swagger-ui" in page
     external = [url for url in re.findall(r"""(?:src|href)=["']([^"']+)""", page) if "://" in url]
     assert external == []
+
+
+@pytest.mark.parametrize("method", ["options", "post"])
+def test_the_documentation_page_refuses_other_methods_without_failing(client, method):
+    response = getattr(client, method)("/api/docs/")
+
+    assert response.status_code == 405
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}

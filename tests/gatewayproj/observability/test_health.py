@@ -4,6 +4,7 @@ import socket
 import threading
 
 import pytest
+from django.test import Client
 
 
 @pytest.fixture
@@ -118,3 +119,21 @@ def test_readyz_is_ready_when_any_enabled_authorization_server_answers(client, s
 
     assert response.status_code == 200
     assert response.json()["checks"]["upstream"] == "ok"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_head(client, listening_upstream, path):
+    assert client.head(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_probes_refuse_writes_with_a_json_405(path, method):
+    # A real client has no CSRF cookie: the refusal is the method, not CSRF, and never an HTML page.
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "method_not_allowed"
+    assert set(response["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD"}
