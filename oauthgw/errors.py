@@ -19,10 +19,8 @@ DEFAULT_DESCRIPTIONS = {
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-class TemporarilyUnavailableError(errors.TemporarilyUnavailableError):
-    """The authorization server behind the gateway cannot answer: 503, retry later."""
-
-    status_code = 503
+class _RetryLater:
+    """An OAuth error that tells the client, in ``Retry-After``, when to try again."""
 
     def __init__(self, *, retry_after: int, **kwargs):
         super().__init__(**kwargs)
@@ -33,7 +31,13 @@ class TemporarilyUnavailableError(errors.TemporarilyUnavailableError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class SlowDownError(errors.OAuth2Error):
+class TemporarilyUnavailableError(_RetryLater, errors.TemporarilyUnavailableError):
+    """The authorization server behind the gateway cannot answer: 503, retry later."""
+
+    status_code = 503
+
+
+class SlowDownError(_RetryLater, errors.OAuth2Error):
     """Too many failed attempts (RFC 6749 section 4.3.2): 429, retry later.
 
     ``slow_down`` is the registered token-endpoint error code (RFC 8628 section
@@ -42,14 +46,6 @@ class SlowDownError(errors.OAuth2Error):
 
     error = "slow_down"
     status_code = 429
-
-    def __init__(self, *, retry_after: int, **kwargs):
-        super().__init__(**kwargs)
-        self.retry_after = retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 def basic_challenge() -> str:

@@ -2,6 +2,11 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import ApplicationFactory
+from tests.support.processes import dev_authorization_server
+
+# The resource owners of the development authorization server started for live-server tests.
+DEV_USER, DEV_PASSWORD = "abc123", "xyz456"
+DEV_ODD_USER, DEV_ODD_PASSWORD = "zoë & co=+%", "pä ss&word=+%"
 
 
 @pytest.fixture
@@ -32,3 +37,15 @@ def _empty_shared_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def dev_upstream(tmp_path_factory):
+    """The project's development authorization server as a real process, for live-server tests.
+
+    Knows the source document's abc123 / xyz456 and a user whose credentials need
+    careful encoding (``DEV_ODD_USER``)."""
+    users = tmp_path_factory.mktemp("dev-upstream") / "users.txt"
+    users.write_text(f"{DEV_USER}:{DEV_PASSWORD}\n{DEV_ODD_USER}:{DEV_ODD_PASSWORD}\n", encoding="utf-8")
+    with dev_authorization_server(users) as token_url:
+        yield token_url

@@ -18,13 +18,14 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from oauthgw.models import AuditEvent, AuthorizationServer
+from tests.conftest import DEV_PASSWORD as PASSWORD
+from tests.conftest import DEV_USER as USER
 from tests.factories import ApplicationFactory
-from tests.support.processes import DEV_AUTH_CLIENT, ROOT, dev_authorization_server
+from tests.support.processes import DEV_AUTH_CLIENT, ROOT, gateway_settings_for_dev_upstream
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "tests/artifacts") / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
-USER, PASSWORD = "abc123", "xyz456"
 STAFF, STAFF_PASSWORD = "operator", "a-long-operator-password"
 
 pytestmark = [
@@ -56,22 +57,9 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="module")
-def dev_upstream(tmp_path_factory):
-    users = tmp_path_factory.mktemp("browser-upstream") / "users.txt"
-    users.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
-    with dev_authorization_server(users) as token_url:
-        yield token_url
-
-
 @pytest.fixture
 def gateway(live_server, settings, dev_upstream):
-    settings.OAUTHGW = {
-        "UPSTREAM_TOKEN_URL": dev_upstream,
-        "UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
-        "UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
-        "UPSTREAM_TIMEOUT": 2.0,
-    }
+    settings.OAUTHGW = gateway_settings_for_dev_upstream(dev_upstream)
     return live_server.url
 
 

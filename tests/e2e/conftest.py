@@ -14,12 +14,12 @@ from urllib.parse import quote_plus
 import pytest
 import requests
 
+from tests.conftest import DEV_ODD_PASSWORD as ODD_PASSWORD
+from tests.conftest import DEV_ODD_USER as ODD_USER
+from tests.conftest import DEV_PASSWORD as PASSWORD
+from tests.conftest import DEV_USER as USER
 from tests.factories import ApplicationFactory
-from tests.support.processes import DEV_AUTH_CLIENT, ROOT, dev_authorization_server, free_port
-
-# The source document's resource owner, and one whose credentials need careful encoding.
-USER, PASSWORD = "abc123", "xyz456"
-ODD_USER, ODD_PASSWORD = "zoë & co=+%", "pä ss&word=+%"
+from tests.support.processes import ROOT, free_port, gateway_settings_for_dev_upstream
 
 
 @dataclass
@@ -48,22 +48,9 @@ def basic_header(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
-@pytest.fixture(scope="session")
-def dev_upstream(tmp_path_factory):
-    users = tmp_path_factory.mktemp("dev-upstream") / "users.txt"
-    users.write_text(f"{USER}:{PASSWORD}\n{ODD_USER}:{ODD_PASSWORD}\n", encoding="utf-8")
-    with dev_authorization_server(users) as token_url:
-        yield token_url
-
-
 @pytest.fixture
 def gateway(live_server, settings, dev_upstream):
-    settings.OAUTHGW = {
-        "UPSTREAM_TOKEN_URL": dev_upstream,
-        "UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
-        "UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
-        "UPSTREAM_TIMEOUT": 2.0,
-    }
+    settings.OAUTHGW = gateway_settings_for_dev_upstream(dev_upstream)
     return Gateway(live_server.url)
 
 

@@ -7,7 +7,8 @@ import requests
 
 from tests.e2e.conftest import PASSWORD, USER, basic_header
 from tests.factories import ApplicationFactory
-from tests.support.processes import free_port, silent_server
+from tests.support.faulty_servers import FaultyServer, serve_nothing
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -143,11 +144,12 @@ def test_unreachable_upstream_is_503_temporarily_unavailable_not_401(gateway, ap
 
 
 def test_silent_upstream_is_503_within_the_timeout_plus_one_second(gateway, app_client, settings):
-    with silent_server() as url:
-        settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": url, "UPSTREAM_TIMEOUT": 1.0}
-        started = time.monotonic()
-        response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
-        elapsed = time.monotonic() - started
+    silent = FaultyServer(serve_nothing)
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": silent.url, "UPSTREAM_TIMEOUT": 1.0}
+    started = time.monotonic()
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
+    elapsed = time.monotonic() - started
+    silent.close()
 
     _assert_error(response, 503, "temporarily_unavailable")
     assert elapsed < 2.0

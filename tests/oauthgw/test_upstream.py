@@ -17,6 +17,7 @@ import pytest
 import responses
 
 from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable, verify_password
+from tests.support.faulty_servers import FaultyServer, read_request
 
 TOKEN_URL = "http://upstream.test/token"
 PASSWORD = "pa55-w0rd-never-shown"
@@ -51,64 +52,12 @@ def exception_text(exc: BaseException) -> str:
 # --- Loopback servers for transport faults --------------------------------------------
 
 
-def _read_request(conn: socket.socket) -> None:
-    """Read one HTTP request (headers and a Content-Length body) so that closing is clean."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return
-        body += chunk
-
-
-class LoopbackServer:
-    """An HTTP server on a free loopback port that runs ``handle(conn, stop)`` per connection."""
-
-    def __init__(self, handle):
-        self._handle = handle
-        self._stop = threading.Event()
-        self._connections: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/token"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(None)
-            self._connections.append(conn)
-            threading.Thread(target=self._handle, args=(conn, self._stop), daemon=True).start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._listener.close()
-        for conn in self._connections:
-            conn.close()
-
-
 @pytest.fixture
 def loopback():
-    servers: list[LoopbackServer] = []
+    servers: list[FaultyServer] = []
 
     def start(handle) -> UpstreamConfig:
-        server = LoopbackServer(handle)
+        server = FaultyServer(handle)
         servers.append(server)
         return dataclasses.replace(CONFIG, token_url=server.url)
 
@@ -118,13 +67,13 @@ def loopback():
 
 
 def _never_answers(conn: socket.socket, stop: threading.Event) -> None:
-    _read_request(conn)
+    read_request(conn)
     stop.wait(30)
 
 
 def _truncated_token_response(conn: socket.socket, stop: threading.Event) -> None:
     # A complete JSON token response, but 80 bytes short of what the header promised.
-    _read_request(conn)
+    read_request(conn)
     body = b'{"access_token": "upstream-token"}'
     head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body) + 80}\r\n\r\n"
     conn.sendall(head.encode() + body)
@@ -133,7 +82,7 @@ def _truncated_token_response(conn: socket.socket, stop: threading.Event) -> Non
 
 def _endless_chunked_body(conn: socket.socket, stop: threading.Event) -> None:
     # No Content-Length to refuse up front: the cap must stop the reading.
-    _read_request(conn)
+    read_request(conn)
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b" " * 4096
     try:

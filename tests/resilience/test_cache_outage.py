@@ -16,7 +16,7 @@ from django.test import override_settings
 
 from oauthgw import circuit_breaker, shared_state, throttling
 from tests.oauthgw.conftest import PASSWORD, USERNAME, basic_authorization
-from tests.resilience.faulty_servers import FaultyServer, serve_nothing
+from tests.support.faulty_servers import FaultyServer, serve_nothing
 
 SOCKET_TIMEOUT = 0.3
 

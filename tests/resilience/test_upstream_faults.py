@@ -14,8 +14,8 @@ import responses
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.oauthgw.conftest import FORM, TOKEN_URL, USERNAME, basic_authorization
-from tests.resilience import faulty_servers
-from tests.resilience.faulty_servers import BlackHole, FaultyServer
+from tests.support import faulty_servers
+from tests.support.faulty_servers import BlackHole, FaultyServer
 
 TIMEOUT = 0.5
 PASSWORD = "s3cret-pa55word-never-logged"

@@ -4,7 +4,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,29 +49,11 @@ def dev_authorization_server(users_file: Path, port: int | None = None):
         process.wait(timeout=10)
 
 
-@contextmanager
-def silent_server():
-    """A TCP server that accepts connections and never answers; yields an http URL to it."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    accepted: list[socket.socket] = []
-    stop = False
-
-    def accept_forever():
-        while not stop:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(connection)
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/token"
-    finally:
-        stop = True
-        listener.close()
-        for connection in accepted:
-            connection.close()
+def gateway_settings_for_dev_upstream(token_url: str) -> dict:
+    """``OAUTHGW`` pointing the gateway at a development authorization server."""
+    return {
+        "UPSTREAM_TOKEN_URL": token_url,
+        "UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
+        "UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
+        "UPSTREAM_TIMEOUT": 2.0,
+    }
