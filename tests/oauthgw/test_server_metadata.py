@@ -24,3 +24,11 @@ def test_metadata_refuses_writes_with_a_json_405(method):
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "invalid_request"
     assert {"GET", "HEAD"} <= set(response["Allow"].replace(" ", "").split(","))
+
+
+def test_metadata_claims_no_authorization_endpoint_capability(client):
+    document = client.get("/.well-known/oauth-authorization-server").json()
+
+    assert "authorization_endpoint" not in document
+    assert "authorization_response_iss_parameter_supported" not in document
+    assert document["response_types_supported"] == []
