@@ -17,6 +17,7 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthgw import grants, lifetimes
 from oauthgw.bearer_cache import access_token_load
 from oauthgw.circuit_breaker import CircuitOpen
+from oauthgw.client_lookup import ClientLookupMixin
 from oauthgw.client_ip import client_ip
 from oauthgw.clients import client_previous_secret_matches
 from oauthgw.conf import gateway_settings
@@ -27,7 +28,7 @@ from oauthgw.throttling import Throttled
 from oauthgw.upstream import UpstreamUnavailable
 
 
-class GatewayOAuth2Validator(OAuth2Validator):
+class GatewayOAuth2Validator(ClientLookupMixin, OAuth2Validator):
     # One instance serves every thread: keep it stateless.
 
     def authenticate_client(self, request, *args, **kwargs):
