@@ -17,8 +17,8 @@ from oauthlib.oauth2.rfc6749 import errors, utils
 from oauthgw import grants, lifetimes
 from oauthgw.bearer_cache import access_token_load
 from oauthgw.circuit_breaker import CircuitOpen
-from oauthgw.client_lookup import ClientLookupMixin
 from oauthgw.client_ip import client_ip
+from oauthgw.client_lookup import ClientLookupMixin
 from oauthgw.clients import client_previous_secret_matches
 from oauthgw.conf import gateway_settings
 from oauthgw.errors import SlowDownError, TemporarilyUnavailableError
