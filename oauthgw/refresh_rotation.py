@@ -26,16 +26,23 @@ The toolkit's reuse protection then revokes the whole family (RFC 9700 section
 
 The row lock needs a database with row locks (PostgreSQL); SQLite serialises
 writers on its own and ignores ``select_for_update``.
+
+Costs: the usual refresh, a live token nobody else holds, is one query that
+locks the row and reads it with its access token and resource owner
+(``SKIP LOCKED``, so it never waits). Only when that finds nothing does the
+request take the path above (an ``EXISTS``, then a waiting lock), so the rules
+for concurrent requests are the same whichever query they pass.
 """
 
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import AbstractRefreshToken, get_access_token_model, get_refresh_token_model
 
 from oauthgw import shared_state
 
@@ -83,17 +90,40 @@ def _rotated_before_answer_to(checksum: str) -> bool:
     )
 
 
-def refresh_token_lost_race(*, token: str) -> bool:
-    """True if a concurrent request rotated this refresh token: answer invalid_grant, revoke nothing.
+@dataclass(frozen=True)
+class RefreshTokenClaim:
+    """What a refresh request holds after ``refresh_token_claim``.
 
-    False means the caller may go on: it holds the token's row lock until its
-    transaction ends, or the token is unknown, revoked, or was rotated before this
-    request arrived, and the toolkit's own checks (replay protection) decide.
+    ``token``: the live refresh token row, locked until the transaction ends, with
+    its access token and resource owner loaded. ``lost_race``: a concurrent
+    request rotated the token first; answer invalid_grant and revoke nothing.
+    Neither: the token is unknown, revoked, or was rotated before this request
+    arrived, and the toolkit's own checks (replay protection) decide.
     """
+
+    token: AbstractRefreshToken | None = None
+    lost_race: bool = False
+
+
+def _live(checksum: str):
+    return get_refresh_token_model().objects.filter(token_checksum=checksum, revoked__isnull=True)
+
+
+def _locked_first(live, **lock):
+    # ``of=self``: PostgreSQL cannot lock the nullable side of the outer join.
+    return live.select_related("access_token", "user").select_for_update(of=("self",), **lock).first()
+
+
+def refresh_token_claim(*, token: str) -> RefreshTokenClaim:
+    """Lock the live row of ``token`` for this request's transaction, or say why not."""
     checksum = _checksum(token)
-    live = get_refresh_token_model().objects.filter(token_checksum=checksum, revoked__isnull=True)
+    live = _live(checksum)
+    row = _locked_first(live, skip_locked=True)
+    if row is not None:
+        return RefreshTokenClaim(token=row)
     if not live.exists():
-        return _rotated_before_answer_to(checksum)
-    # Waits here while a concurrent request that locked the row first rotates it;
-    # PostgreSQL then re-checks the row, which is no longer live.
-    return not list(live.select_for_update().values_list("pk", flat=True))
+        return RefreshTokenClaim(lost_race=_rotated_before_answer_to(checksum))
+    # Live, but another transaction holds the row: wait for it. PostgreSQL then
+    # re-checks the row, which a rotation has made no longer live.
+    row = _locked_first(live)
+    return RefreshTokenClaim(token=row, lost_race=row is None)

@@ -8,10 +8,14 @@ refresh tokens expire by the client's refresh lifetime.
 
 import base64
 import binascii
+from datetime import timedelta
 from urllib.parse import unquote_plus
 
+from django.db import router, transaction
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, refresh_token_expire_timedelta
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors, utils
 
 from oauthgw import grants, lifetimes
@@ -23,8 +27,9 @@ from oauthgw.clients import client_previous_secret_matches
 from oauthgw.conf import gateway_settings
 from oauthgw.errors import SlowDownError, TemporarilyUnavailableError
 from oauthgw.password_grant import resource_owner_authenticate
-from oauthgw.refresh_rotation import refresh_token_lost_race
+from oauthgw.refresh_rotation import refresh_token_claim
 from oauthgw.throttling import Throttled
+from oauthgw.token_storage import refresh_token_retire
 from oauthgw.upstream import UpstreamUnavailable
 
 
@@ -95,14 +100,37 @@ class GatewayOAuth2Validator(ClientLookupMixin, OAuth2Validator):
         return client.allows_grant_type(grant_type)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        # Before the toolkit's check: a request that lost a concurrent rotation
-        # must not count as a replay, which would revoke the winner's new token.
-        if refresh_token_lost_race(token=refresh_token):
+        # Replaces the toolkit's read of a live token (which then reads its user
+        # and client lazily, and re-reads and re-locks it to save) with one locking
+        # read; any other token goes to the toolkit's checks, replay protection
+        # included, unless it lost a concurrent rotation, which must not count as a
+        # replay: that would revoke the winner's new token.
+        claim = refresh_token_claim(token=refresh_token)
+        if claim.lost_race:
             return False
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+        if claim.token is None:
+            valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        else:
+            valid = self._validate_live_refresh_token(claim.token, refresh_token, client, request)
+        if not valid:
             return False
         issued = request.refresh_token_instance.created
         return timezone.now() < issued + lifetimes.refresh_token_lifetime(client)
+
+    def _validate_live_refresh_token(self, row, refresh_token, client, request) -> bool:
+        # The toolkit's rules for a live token (RefreshToken has no method for them).
+        if row.access_token is None:
+            # Its access token was deleted out of band: nothing left to refresh.
+            return False
+        expire_delta = refresh_token_expire_timedelta()
+        if expire_delta and row.access_token.expires + expire_delta <= timezone.now():
+            return False
+        request.user = row.user
+        # The raw token as presented: under hashed storage the row's column is blank.
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = row
+        request.claimed_refresh_token = row
+        return row.application_id == client.pk
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs):
         # A refresh never carries a scope the client has lost since the pair was issued.
@@ -127,7 +155,33 @@ class GatewayOAuth2Validator(ClientLookupMixin, OAuth2Validator):
                 token["refresh_token_expires_in"] = lifetimes.refresh_token_seconds(request.client)
             else:
                 del token["refresh_token"]
-        return super().save_bearer_token(token, request, *args, **kwargs)
+        # Replaces the toolkit's transaction, which wraps every save: a single
+        # access token row is one INSERT and needs no BEGIN/COMMIT; a pair is
+        # written in one transaction, the refresh grant's own when the token view
+        # has opened it (no savepoint: a failure rolls back the whole grant).
+        if "refresh_token" not in token:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        with transaction.atomic(using=router.db_for_write(get_access_token_model()), savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        previous = getattr(request, "claimed_refresh_token", None)
+        if previous is None or "refresh_token" not in token or not self.rotate_refresh_token(request):
+            return super()._save_bearer_token(token, request, *args, **kwargs)
+        # Rotation of a token this request has locked and read with its access
+        # token (validate_refresh_token): the toolkit would read and lock both
+        # again and revoke them in a savepoint, nine statements for these two.
+        if "scope" not in token:
+            raise errors.FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        expires = timezone.now() + timedelta(
+            seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS)
+        )
+        access_token = self._create_access_token(expires, request, token, source_refresh_token=previous)
+        self._create_refresh_token(request, token["refresh_token"], access_token, previous)
+        # Last, so the old token's ``revoked`` is as close as can be to the commit
+        # (oauthgw.refresh_rotation compares arrival times with it).
+        refresh_token_retire(refresh_token=previous)
 
     def _load_access_token(self, token):
         # From the shared cache, which every instance invalidates on revocation
