@@ -31,10 +31,13 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from oauthgw import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.near_cache import MISS, NearCache
 
 logger = logging.getLogger(__name__)
 
 _TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
+# Every key of this module: each process keeps copies, dropped when any of them changes.
+_near = NearCache("oauthgw:bearer:")
 _CLIENT_CHANGED_KEY = "oauthgw:bearer:client-changed:{pk}"
 # A deleted token: its key answers "no such token" until the tombstone expires.
 _TOMBSTONE = "revoked"
@@ -98,8 +101,16 @@ def access_token_load(token: str):
     checksum = token_checksum(token)
     if _ttl() <= 0:
         return _token_from_db(checksum)
-    # With the shared cache down this reads the database, as with no cache at all.
-    access_token = shared_state.get(_token_key(checksum))
+    key = _token_key(checksum)
+    access_token = _near.get(key)
+    if access_token is MISS:
+        with _near.filling(key) as keep:
+            # With the shared cache down this reads the database, as with no cache at all.
+            access_token = shared_state.get(key)
+            if access_token == _TOMBSTONE:
+                keep(_TOMBSTONE, _ttl())
+            elif access_token is not None:
+                keep(access_token, (access_token.expires - timezone.now()).total_seconds())
     if access_token == _TOMBSTONE:
         return None
     if access_token is None:

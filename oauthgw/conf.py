@@ -59,6 +59,10 @@ DEFAULTS: dict[str, Any] = {
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.
     "BEARER_CACHE_SECONDS": 60,
+    # Validated tokens and client rows each process keeps in memory on top of the
+    # shared cache (0: none); Redis tells every process at once when one changes
+    # (oauthgw.near_cache).
+    "NEAR_CACHE_ENTRIES": 10000,
     # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
     # token (empty: none).
     "METRICS_ALLOWED_IPS": "127.0.0.1,::1",

@@ -34,7 +34,9 @@ def test_the_old_secret_works_in_the_body_too_during_the_grace_period(post_token
 def test_the_old_secret_is_refused_once_the_grace_period_is_over(post_token, make_client):
     app = make_client()
     client_secret_rotate(client=app, grace=timedelta(hours=1))
-    Application.objects.filter(pk=app.pk).update(previous_secret_expires=timezone.now() - timedelta(seconds=1))
+    app.refresh_from_db()
+    app.previous_secret_expires = timezone.now() - timedelta(seconds=1)
+    app.save(update_fields=["previous_secret_expires"])
 
     response = post_token(CLIENT_CREDENTIALS, app=app, secret=app.raw_secret)
 

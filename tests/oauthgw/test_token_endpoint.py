@@ -451,7 +451,8 @@ def test_unknown_refresh_token_is_invalid_grant(post_token, upstream, make_clien
 def test_client_that_lost_the_refresh_grant_cannot_refresh(post_token, password_login, make_client):
     app = make_client()
     first = password_login(app)
-    Application.objects.filter(pk=app.pk).update(grant_types="password")
+    app.grant_types = "password"
+    app.save(update_fields=["grant_types"])
 
     response = refresh(post_token, app, first["refresh_token"])
 
@@ -461,7 +462,8 @@ def test_client_that_lost_the_refresh_grant_cannot_refresh(post_token, password_
 def test_disabled_client_cannot_refresh(post_token, password_login, make_client):
     app = make_client()
     first = password_login(app)
-    Application.objects.filter(pk=app.pk).update(enabled=False)
+    app.enabled = False
+    app.save(update_fields=["enabled"])
 
     response = refresh(post_token, app, first["refresh_token"])
 

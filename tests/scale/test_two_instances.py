@@ -255,7 +255,9 @@ def test_the_circuit_breaker_opened_by_one_instance_protects_the_other(instances
         "from oauthgw.models import Application, AuthorizationServer\n"
         f"server = AuthorizationServer.objects.create(name={server!r}, "
         f"token_url='http://127.0.0.1:{dead_port}/token', client_id='gw', timeout=1.0)\n"
-        f"Application.objects.filter(client_id={client['client_id']!r}).update(authorization_server=server)\n"
+        f"app = Application.objects.get(client_id={client['client_id']!r})\n"
+        "app.authorization_server = server\n"
+        "app.save()\n"
     )
     assert _circuit_state(b, server) == 0
 
