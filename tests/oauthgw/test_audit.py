@@ -1,11 +1,15 @@
 """The audit trail: one event per token request, never a password; old events purged."""
 
+import hashlib
+import logging
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
 from oauthgw.audit import audit_events_purge
 from oauthgw.models import AuditEvent
@@ -60,6 +64,37 @@ def test_a_malformed_request_is_recorded_too(post_token, make_client):
     post_token({"grant_type": "password"}, app=make_client())
 
     assert AuditEvent.objects.get().outcome == "invalid_request"
+
+
+def test_the_event_time_is_when_the_request_finished(post_token, make_client):
+    before = timezone.now()
+
+    post_token({"grant_type": "client_credentials"}, app=make_client())
+
+    assert before <= AuditEvent.objects.get().time <= timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_audit_table_is_logged_and_the_token_is_still_issued(post_token, make_client, caplog):
+    caplog.set_level(logging.ERROR, logger="oauthgw.audit")
+    app = make_client(grant_types="client_credentials")
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    away = connection.ops.quote_name(AuditEvent._meta.db_table + "_away")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {away}")
+    try:
+        response = post_token({"grant_type": "client_credentials"}, app=app)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {away} RENAME TO {table}")
+
+    assert response.status_code == 200, response.content
+    checksum = hashlib.sha256(response.json()["access_token"].encode()).hexdigest()
+    assert get_access_token_model().objects.filter(token_checksum=checksum).exists()
+    assert [record.getMessage() for record in caplog.records if record.name == "oauthgw.audit"] == [
+        "could not record the audit event of a issued token request"
+    ]
+    assert not AuditEvent.objects.exists()
 
 
 def _events(*ages_in_days: float) -> None:
