@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 _TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
 # Every key of this module: each process keeps copies, dropped when any of them changes.
-_near = NearCache("oauthgw:bearer:")
+# Shared: callers read the token, its client and its user, and never change them.
+_near = NearCache("oauthgw:bearer:", shared=True)
 _CLIENT_CHANGED_KEY = "oauthgw:bearer:client-changed:{pk}"
 # A deleted token: its key answers "no such token" until the tombstone expires.
 _TOMBSTONE = "revoked"

@@ -19,8 +19,11 @@ the database directly until it is back. Without Redis (``REDIS_URL`` unset: a
 single process with the local-memory cache) there is nothing to copy and the
 near cache stays off.
 
-Copies are handed out as fresh unpickled objects, so a request may change what
-it gets without touching what the next request gets.
+By default each lookup hands out a fresh unpickled object, so a request may
+change what it gets without touching what the next request gets. With
+``shared=True`` every lookup hands out the one stored object: for the bearer
+path, where unpickling a token with its client and user would cost as much as
+the rest of the check, and whose callers only read what they get.
 """
 
 import logging
@@ -34,6 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from redis.exceptions import RedisError
 
 from oauthgw.conf import gateway_settings
@@ -54,13 +58,16 @@ class NearCache:
 
     With ``whole=True`` a change to any key under the prefix drops every copy:
     for a cache whose entries are not themselves in Redis (client rows), where a
-    single key under the prefix is written to announce a change.
+    single key under the prefix is written to announce a change. With
+    ``shared=True`` lookups return the stored object itself, which callers must
+    not change.
     """
 
-    def __init__(self, prefix: str, *, whole: bool = False) -> None:
+    def __init__(self, prefix: str, *, whole: bool = False, shared: bool = False) -> None:
         self.prefix = prefix
         self.whole = whole
-        self._entries: dict[str, tuple[bytes, float]] = {}
+        self.shared = shared
+        self._entries: dict[str, tuple[Any, float]] = {}
         self._fills: dict[str, object] = {}
         self._lock = threading.Lock()
         _tracker.register(self)
@@ -72,11 +79,13 @@ class NearCache:
         found = self._entries.get(key)
         if found is None:
             return MISS
-        data, expires = found
+        value, expires = found
         if time.monotonic() >= expires:
             self._entries.pop(key, None)
             return MISS
-        return pickle.loads(data)  # noqa: S301 - bytes this process pickled itself
+        if self.shared:
+            return value
+        return pickle.loads(value)  # noqa: S301 - bytes this process pickled itself
 
     @contextmanager
     def filling(self, key: str) -> Iterator[Callable[[Any, float], None]]:
@@ -90,15 +99,17 @@ class NearCache:
 
         def keep(value: Any, seconds: float) -> None:
             seconds = min(seconds, gateway_settings.BEARER_CACHE_SECONDS)
-            if seconds <= 0 or not _tracker.live():
+            limit = gateway_settings.NEAR_CACHE_ENTRIES
+            if seconds <= 0 or limit <= 0 or not _tracker.live():
                 return
-            data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+            if not self.shared:
+                value = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
             with self._lock:
                 if self._fills.get(key) is not ticket:
                     return
-                if len(self._entries) >= gateway_settings.NEAR_CACHE_ENTRIES:
+                while len(self._entries) >= limit:
                     self._entries.pop(next(iter(self._entries)), None)
-                self._entries[key] = (data, time.monotonic() + seconds)
+                self._entries[key] = (value, time.monotonic() + seconds)
 
         try:
             yield keep
@@ -192,10 +203,13 @@ class _Tracker:
         connection = client.connection_pool.make_connection()
         connection.connect()
         connection._parser.set_invalidation_push_handler(self._invalidated)
+        # Redis refuses overlapping prefixes: the shorter one covers both.
         prefixes = []
-        for near_cache in self._caches:
-            prefixes += ["PREFIX", cache.make_key(near_cache.prefix)]
-        connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", *prefixes)
+        for prefix in sorted(cache.make_key(near_cache.prefix) for near_cache in self._caches):
+            if not prefixes or not prefix.startswith(prefixes[-1]):
+                prefixes.append(prefix)
+        options = [word for prefix in prefixes for word in ("PREFIX", prefix)]
+        connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", *options)
         connection.read_response()
         # Copies made before this connection existed were never tracked.
         for near_cache in self._caches:
@@ -216,6 +230,16 @@ class _Tracker:
             mine = [name for name in names if name.startswith(near_cache.prefix)]
             if mine:
                 near_cache.invalidate(mine)
+
+    def reset(self) -> None:
+        """Forget the connection and every copy (the cache settings changed)."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+            self._retry_at = 0.0
+            for near_cache in self._caches:
+                near_cache.clear()
+        if connection is not None:
+            connection.disconnect()
 
     def _lost(self, exc: Exception) -> None:
         # Called with self._lock held.
@@ -240,3 +264,11 @@ def _enabled() -> bool:
 
 
 _tracker = _Tracker()
+
+
+def _settings_changed(*, setting: str, **kwargs) -> None:
+    if setting in ("CACHES", "OAUTHGW"):
+        _tracker.reset()
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="oauthgw.near_cache.settings_changed")
