@@ -2,7 +2,9 @@
 
 Closed: requests go to the upstream. Each fault (``UpstreamUnavailable``) adds one
 to a count of consecutive faults; each clear answer, a rejected password included,
-sets it back to zero. At ``UPSTREAM_BREAKER_THRESHOLD`` the circuit opens: for
+sets it back to zero (if faults were counted when its call was admitted: a call
+in flight while another fails has no order with it, and the check costs no cache
+access in the common case). At ``UPSTREAM_BREAKER_THRESHOLD`` the circuit opens: for
 ``UPSTREAM_BREAKER_COOLDOWN`` seconds the gateway answers 503 at once, with the
 remaining cool-down as ``Retry-After``, and leaves the upstream alone to recover.
 
@@ -71,9 +73,16 @@ def breaker_state(server_name: str) -> str:
     return OPEN if _clock() < opened_until else HALF_OPEN
 
 
-def _admit(server_name: str) -> bool:
+def breaker_keys(server_name: str) -> list[str]:
+    """The cache keys ``circuit_breaker`` reads before a call, for a caller that reads them with others."""
+    if not _enabled():
+        return []
+    return [_key(server_name, "opened_until"), _key(server_name, "failures")]
+
+
+def _admit(server_name: str, stored: dict) -> bool:
     """Let the call through (True when it is the half-open trial) or raise ``CircuitOpen``."""
-    opened_until = shared_state.get(_key(server_name, "opened_until"))
+    opened_until = stored.get(_key(server_name, "opened_until"))
     if opened_until is None:
         return False
     remaining = opened_until - _clock()
@@ -118,9 +127,14 @@ def _record_fault(server_name: str, *, trial: bool, cause: str) -> None:
         )
 
 
-def _record_answer(server_name: str, *, trial: bool) -> None:
+def _record_answer(server_name: str, *, trial: bool, seen_faults: bool) -> None:
+    if not trial and not seen_faults:
+        # Nothing was recorded when the call was admitted, so nothing to reset: a
+        # fault recorded since then is one this answer did not see, as if it came
+        # after. The common case costs no cache access at all.
+        return
     failures_key, opened_key = _key(server_name, "failures"), _key(server_name, "opened_until")
-    # One read in the common case (nothing recorded); writes only to close.
+    # Writes only to close.
     state = shared_state.get_many([failures_key, opened_key])
     if not state and not trial:
         return
@@ -130,16 +144,19 @@ def _record_answer(server_name: str, *, trial: bool) -> None:
 
 
 @contextmanager
-def circuit_breaker(server_name: str) -> Iterator[None]:
+def circuit_breaker(server_name: str, *, stored: dict | None = None) -> Iterator[None]:
     """Guard one upstream call: refuse it while the circuit is open, record how it went.
 
     Raises ``CircuitOpen`` instead of running the block; lets the block's own
-    ``UpstreamUnavailable`` through after counting it.
+    ``UpstreamUnavailable`` through after counting it. ``stored``: the cache's
+    values for ``breaker_keys(server_name)`` if the caller has just read them.
     """
     if not _enabled():
         yield
         return
-    trial = _admit(server_name)
+    if stored is None:
+        stored = shared_state.get_many(breaker_keys(server_name))
+    trial = _admit(server_name, stored)
     try:
         yield
     except UpstreamUnavailable as exc:
@@ -150,4 +167,4 @@ def circuit_breaker(server_name: str) -> Iterator[None]:
         if trial:
             shared_state.delete_many([_key(server_name, "trial")])
         raise
-    _record_answer(server_name, trial=trial)
+    _record_answer(server_name, trial=trial, seen_faults=any(key in stored for key in breaker_keys(server_name)))

@@ -7,9 +7,9 @@ the verdict is recorded on both.
 
 import logging
 
-from oauthgw import throttling, upstream
+from oauthgw import shared_state, throttling, upstream
 from oauthgw.authorization_servers import authorization_server_for
-from oauthgw.circuit_breaker import CircuitOpen, circuit_breaker
+from oauthgw.circuit_breaker import CircuitOpen, breaker_keys, circuit_breaker
 from oauthgw.conf import gateway_settings
 from oauthgw.fingerprints import fingerprint
 from oauthgw.resource_owners import resource_owner_upsert
@@ -27,10 +27,13 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
     more than once.
     """
     server = authorization_server_for(client)
+    limits = throttling.password_limits(
+        server_name=server.name, username=username, client_id=client.client_id, client_ip=client_ip
+    )
+    # The failure counters and the breaker's state in one round trip.
+    stored = shared_state.get_many([*limits.keys, *breaker_keys(server.name)])
     try:
-        attempt = throttling.password_attempt_start(
-            server_name=server.name, username=username, client_id=client.client_id, client_ip=client_ip
-        )
+        attempt = limits.start(stored)
     except throttling.Throttled as exc:
         logger.info(
             "login throttled: %s over its limit (user %s, client %s, retry after %ss)",
@@ -41,7 +44,7 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
         )
         raise
     try:
-        with circuit_breaker(server.name):
+        with circuit_breaker(server.name, stored=stored):
             verdict = upstream.verify_password(
                 server,
                 username=username,

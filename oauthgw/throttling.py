@@ -145,22 +145,18 @@ def _retry_after(counts: list[tuple[int, int]], limit: int, now: float) -> int:
     return 1
 
 
-def _counts(counters: list[_Counter], now: float) -> dict[_Counter, list[tuple[int, int]]]:
-    """Each counter's (bucket index, failures) in the window, read in one round trip."""
-    buckets = {counter: _buckets(counter, now) for counter in counters}
-    stored = shared_state.get_many([key for pairs in buckets.values() for _, key in pairs])
+def _counts(buckets: dict[_Counter, list[tuple[int, str]]], stored: dict) -> dict[_Counter, list[tuple[int, int]]]:
+    """Each counter's (bucket index, failures) in the window, from the cache's values."""
     return {
         counter: [(index, max(0, int(stored.get(key, 0) or 0))) for index, key in pairs]
         for counter, pairs in buckets.items()
     }
 
 
-def _refuse_if_over(counters: list[_Counter], now: float) -> dict[_Counter, list[tuple[int, int]]]:
-    counts = _counts(counters, now)
+def _refuse_if_over(counters: list[_Counter], counts: dict[_Counter, list[tuple[int, int]]], now: float) -> None:
     for counter in counters:
         if sum(count for _, count in counts[counter]) >= counter.limit:
             raise Throttled(counter.scope, retry_after=_retry_after(counts[counter], counter.limit, now))
-    return counts
 
 
 def _ip_counter(client_ip: str) -> _Counter:
@@ -171,7 +167,10 @@ def client_ip_check(client_ip: str) -> None:
     """Raise ``Throttled`` if this address has failed too often; writes nothing."""
     counter = _ip_counter(client_ip)
     if counter.limit > 0:
-        _refuse_if_over([counter], _clock())
+        now = _clock()
+        buckets = {counter: _buckets(counter, now)}
+        stored = shared_state.get_many([key for _, key in buckets[counter]])
+        _refuse_if_over([counter], _counts(buckets, stored), now)
 
 
 @dataclass
@@ -179,7 +178,7 @@ class PasswordAttempt:
     """A login that passed the limits; say once how the upstream answered."""
 
     counter_keys: dict[str, str] = field(default_factory=dict)  # scope -> current bucket key
-    username_keys: list[str] = field(default_factory=list)
+    username_keys: list[str] = field(default_factory=list)  # the username's buckets that held failures
 
     def rejected(self) -> None:
         """The upstream refused the credentials: one failure on each counter."""
@@ -188,11 +187,63 @@ class PasswordAttempt:
 
     def accepted(self) -> None:
         """The credentials were good: forget the username's failures."""
-        if USERNAME in self.counter_keys:
+        # Only the buckets that held failures when the limits were read: a failure
+        # counted since then is one this success did not see, as if it came after.
+        # In the common case (none) a success writes nothing.
+        if self.username_keys:
             shared_state.delete_many(self.username_keys)
 
     def abandoned(self) -> None:
         """No verdict (the upstream did not answer): nothing failed."""
+
+
+@dataclass(frozen=True)
+class PasswordLimits:
+    """A login's counters, to be read (``keys``) and then checked (``start``).
+
+    Split in two so that the caller can read them in the same round trip as
+    other shared state (the circuit breaker's).
+    """
+
+    buckets: dict[_Counter, list[tuple[int, str]]]  # the counters in force, each with its window's buckets
+    now: float
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for pairs in self.buckets.values() for _, key in pairs]
+
+    def start(self, stored: dict) -> PasswordAttempt:
+        """Raise ``Throttled`` if any counter is at its limit; else the attempt to report back on.
+
+        ``stored`` holds the cache's values for ``keys`` (a key left out has no failures).
+        """
+        counts = _counts(self.buckets, stored)
+        _refuse_if_over(list(self.buckets), counts, self.now)
+        return PasswordAttempt(
+            counter_keys={counter.scope: pairs[-1][1] for counter, pairs in self.buckets.items()},
+            username_keys=[
+                key
+                for counter, pairs in self.buckets.items()
+                if counter.scope == USERNAME
+                for (_, key), (_, count) in zip(pairs, counts[counter], strict=True)
+                if count
+            ],
+        )
+
+
+def password_limits(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordLimits:
+    """The failure counters a password login of ``username`` from ``client_ip`` via ``client_id`` must pass."""
+    counters = (
+        _Counter(
+            USERNAME, f"{server_name}\0{_normalised_username(username)}", gateway_settings.THROTTLE_USERNAME_FAILURES
+        ),
+        _ip_counter(client_ip),
+        _Counter(CLIENT, client_id, gateway_settings.THROTTLE_CLIENT_FAILURES),
+    )
+    now = _clock()
+    return PasswordLimits(
+        buckets={counter: _buckets(counter, now) for counter in counters if counter.limit > 0}, now=now
+    )
 
 
 def password_attempt_start(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordAttempt:
@@ -203,22 +254,6 @@ def password_attempt_start(*, server_name: str, username: str, client_id: str, c
     burst of concurrent wrong guesses can overshoot a limit by the number still in
     flight, at most the upstream worker pool (``UPSTREAM_MAX_CONCURRENCY``).
     """
-    username_counter = _Counter(
-        USERNAME, f"{server_name}\0{_normalised_username(username)}", gateway_settings.THROTTLE_USERNAME_FAILURES
-    )
-    counters = [
-        counter
-        for counter in (
-            username_counter,
-            _ip_counter(client_ip),
-            _Counter(CLIENT, client_id, gateway_settings.THROTTLE_CLIENT_FAILURES),
-        )
-        if counter.limit > 0
-    ]
-    now = _clock()
+    limits = password_limits(server_name=server_name, username=username, client_id=client_id, client_ip=client_ip)
     # One read; a throttled caller writes nothing.
-    _refuse_if_over(counters, now)
-    return PasswordAttempt(
-        counter_keys={counter.scope: _buckets(counter, now)[-1][1] for counter in counters},
-        username_keys=[key for _, key in _buckets(username_counter, now)],
-    )
+    return limits.start(shared_state.get_many(limits.keys))
