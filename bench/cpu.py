@@ -10,7 +10,8 @@ reports, per scenario, the median of five rounds of the gateway process's CPU ti
 (``time.process_time``) and wall time per request. PostgreSQL's, Redis's and
 nginx's CPU is not in the CPU figure, but their round trips are in the wall time.
 The test client's own work (building the WSGI request) is in both, and the same
-for every scenario. ``--profile`` prints cProfile's top functions for one scenario.
+for every scenario. ``--profile`` prints cProfile's top functions for one scenario
+(sorted by cumulative time; ``BENCH_PROFILE_SORT=tottime`` for time spent in each).
 """
 
 import argparse
@@ -53,7 +54,8 @@ def measure(directory: Path, names: list[str], requests: int, profile: str | Non
             for _ in range(requests):
                 call()
             profiler.disable()
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(45)
         cpu, wall = [], []
         for _ in range(ROUNDS):
             cpu_started, wall_started = time.process_time(), time.perf_counter()
