@@ -60,9 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # bounds how long a cache that missed an invalidation (an outage) is wrong.
     "BEARER_CACHE_SECONDS": 60,
     # Validated tokens and client rows each process keeps in memory on top of the
-    # shared cache (0: none); Redis tells every process at once when one changes
-    # (oauthgw.near_cache).
-    "NEAR_CACHE_ENTRIES": 10000,
+    # shared cache, per kind (0: none; about 8 KB per token); Redis tells every
+    # process at once when one changes (oauthgw.near_cache).
+    "NEAR_CACHE_ENTRIES": 2000,
     # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
     # token (empty: none).
     "METRICS_ALLOWED_IPS": "127.0.0.1,::1",
