@@ -7,7 +7,11 @@ servers on loopback ports.
 
 import base64
 import dataclasses
+import datetime
+import ipaddress
+import json
 import socket
+import ssl
 import threading
 import time
 import traceback
@@ -16,7 +20,7 @@ from urllib.parse import parse_qsl, unquote_plus
 import pytest
 import responses
 
-from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable, verify_password
+from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable, _route, verify_password
 from tests.support.faulty_servers import FaultyServer, read_request
 
 TOKEN_URL = "http://upstream.test/token"
@@ -237,6 +241,127 @@ def test_body_shorter_than_its_content_length_is_unavailable(loopback):
         verify(config)
 
     assert caught.value.kind == "transport"
+
+
+# --- How it is sent ------------------------------------------------------------------
+
+
+def _token_server(connections: list, requests_seen: list):
+    """A keep-alive token endpoint: answers every request on a connection, counts connections."""
+    body = json.dumps(ACCEPTED_BODY).encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        connections.append(conn)
+        buffered = b""
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffered += chunk
+            while b"\r\n\r\n" in buffered:
+                head, _, rest = buffered.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                if len(rest) < length:
+                    break
+                requests_seen.append(head.split(b"\r\n")[0])
+                buffered = rest[length:]
+                conn.sendall(answer)
+
+    return serve
+
+
+def test_calls_reuse_one_pooled_connection(loopback):
+    connections, requests_seen = [], []
+    config = loopback(_token_server(connections, requests_seen))
+
+    verdicts = [verify(config) for _ in range(3)]
+
+    assert all(verdict.accepted for verdict in verdicts)
+    assert len(requests_seen) == 3
+    assert len(connections) == 1
+
+
+@pytest.fixture
+def fresh_routes():
+    # The environment is read once per URL and process; these tests change it.
+    _route.cache_clear()
+    yield
+    _route.cache_clear()
+
+
+def test_the_environments_proxy_is_used(loopback, monkeypatch, fresh_routes):
+    connections, requests_seen = [], []
+    proxy = loopback(_token_server(connections, requests_seen))
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.token_url.removesuffix("/token"))
+
+    assert verify().accepted
+
+    assert requests_seen == [f"POST {TOKEN_URL} HTTP/1.1".encode()]
+
+
+def test_a_certificate_the_gateway_does_not_trust_is_unavailable(tmp_path, loopback):
+    certificate, key = _self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    connections, requests_seen = [], []
+    serve = _token_server(connections, requests_seen)
+
+    def serve_tls(conn: socket.socket, stop: threading.Event) -> None:
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # the gateway refused the certificate during the handshake
+        serve(tls, stop)
+
+    config = loopback(serve_tls)
+    config = dataclasses.replace(config, token_url=config.token_url.replace("http://", "https://"))
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify(config)
+
+    assert caught.value.kind == "connection"
+    assert requests_seen == []
+
+
+def _self_signed_certificate(directory) -> tuple[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / "upstream.pem", directory / "upstream.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(certificate_path), str(key_path)
 
 
 # --- What is sent --------------------------------------------------------------------
