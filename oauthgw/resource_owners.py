@@ -1,10 +1,11 @@
 """Shadow users for the resource owners that external authorization servers vouch for."""
 
+import functools
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from oauthgw.models import ResourceOwner
@@ -20,18 +21,51 @@ def shadow_username(*, authorization_server: str, subject: str) -> str:
     return f"ro:{digest}"
 
 
-def resource_owner_upsert(*, authorization_server: str, subject: str):
-    """Return the user row for this subject, creating it on first sight."""
-    now = timezone.now()
-    owner = (
-        ResourceOwner.objects.select_related("user")
-        .filter(authorization_server=authorization_server, subject=subject)
-        .first()
+@functools.cache
+def _lookup_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = ResourceOwner._meta
+    user, last_seen, server, subject = (
+        quote(meta.get_field(name).column) for name in ("user", "last_seen", "authorization_server", "subject")
     )
-    if owner is not None:
-        if owner.last_seen < now - LAST_SEEN_PRECISION:
-            ResourceOwner.objects.filter(pk=owner.pk).update(last_seen=now)
-        return owner.user
+    # Only identifiers from the model's metadata are interpolated; values are parameters.
+    return f"SELECT {user}, {last_seen} < %s FROM {quote(meta.db_table)} WHERE {server} = %s AND {subject} = %s"  # noqa: S608
+
+
+def _known_owner(*, authorization_server: str, subject: str, seen_before: datetime) -> tuple[int, bool] | None:
+    """(user id, whether it was last seen before ``seen_before``) of a known resource owner, else None.
+
+    This runs on every password login: one indexed SELECT of two values, without
+    the ORM's query compilation (about three quarters of the CPU of the
+    ``select_related`` query it replaces).
+    """
+    alias = router.db_for_read(ResourceOwner)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _lookup_sql(alias),
+            [connection.ops.adapt_datetimefield_value(seen_before), authorization_server, subject],
+        )
+        row = cursor.fetchone()
+    return None if row is None else (row[0], bool(row[1]))
+
+
+def resource_owner_upsert(*, authorization_server: str, subject: str):
+    """Return the user row for this subject, creating it on first sight.
+
+    A known owner's user comes back with only its primary key loaded (what a
+    token row needs); any other field loads from the database when read.
+    """
+    now = timezone.now()
+    known = _known_owner(
+        authorization_server=authorization_server, subject=subject, seen_before=now - LAST_SEEN_PRECISION
+    )
+    if known is not None:
+        user_id, stale = known
+        if stale:
+            ResourceOwner.objects.filter(pk=user_id).update(last_seen=now)
+        user_model = get_user_model()
+        return user_model.from_db(router.db_for_read(user_model), [user_model._meta.pk.attname], [user_id])
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(
