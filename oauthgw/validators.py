@@ -3,7 +3,9 @@
 Each override adds the gateway's rule and leaves the rest to the toolkit: resource
 owners are vouched for by an external authorization server instead of Django's
 ``authenticate()``, grants and scopes come from the client's own settings, and
-refresh tokens expire by the client's refresh lifetime.
+refresh tokens expire by the client's refresh lifetime. Three overrides replace the
+toolkit's code instead, each saying so, to spend fewer SQL statements with the same
+outcome: reading a live refresh token, saving a token, and rotating one.
 """
 
 import base64
