@@ -14,9 +14,23 @@ token) goes through the toolkit's full path unchanged, so errors and
 the permission class, as before.
 """
 
+import re
+
 from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.settings import oauth2_settings
+from rest_framework import exceptions
+
+# RFC 6750 section 2.1: the credentials of the Bearer scheme are one b64token.
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+class MalformedBearerToken(exceptions.APIException):
+    """``Authorization: Bearer`` with no token or not a b64token: 400 invalid_request (RFC 6750 section 3.1)."""
+
+    status_code = 400
+    default_detail = "The Authorization header must be 'Bearer' followed by one token."
+    default_code = "invalid_request"
 
 
 class BearerTokenAuthentication(OAuth2Authentication):
@@ -31,7 +45,9 @@ class BearerTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request):
         scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         token = token.strip()
-        if scheme.lower() == "bearer" and token:
+        if scheme.lower() == "bearer":
+            if not _B64TOKEN.fullmatch(token):
+                raise MalformedBearerToken()
             access_token = self._get_validator()._load_access_token(token)
             if self._accepts(access_token, request):
                 return access_token.user, access_token

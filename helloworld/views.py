@@ -26,6 +26,7 @@ class HelloWorldView(APIView):
         operation_id="helloworld",
         responses={
             200: _HELLO,
+            400: OpenApiResponse(description="invalid_request: the Bearer header carries no token or a malformed one."),
             401: OpenApiResponse(description="No token, or an invalid, expired or revoked one (RFC 6750)."),
             403: OpenApiResponse(description="insufficient_scope: the token lacks the hello scope."),
         },

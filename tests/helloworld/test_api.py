@@ -70,6 +70,18 @@ def test_no_token_is_401_with_a_bare_bearer_challenge(client):
     assert "error=" not in response["WWW-Authenticate"]
 
 
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Bearer ", "Bearer a b", "Bearer tok\u00e9n", "Bearer ab=cd", "bearer two tokens"],
+)
+def test_a_malformed_bearer_header_is_400_invalid_request(client, authorization):
+    response = client.get(URL, HTTP_AUTHORIZATION=authorization)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_request"'
+
+
 def test_unknown_token_is_invalid_token(client):
     assert_invalid_token(call(client, "not-a-token-the-gateway-issued"))
 
