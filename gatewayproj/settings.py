@@ -153,6 +153,8 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "oauthgw.scopes.ApplicationScopes",
     "SCOPES": {"hello": "Call the HelloWorld API"},
     "CLIENT_SECRET_HASHER": "oauthgw_hmac_sha256",
+    "ACCESS_TOKEN_GENERATOR": "oauthgw.token_values.token_value_generate",
+    "REFRESH_TOKEN_GENERATOR": "oauthgw.token_values.token_value_generate",
     "APPLICATION_ADMIN_CLASS": "oauthgw.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauthgw.admin.AccessTokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "oauthgw.admin.RefreshTokenAdmin",
