@@ -60,13 +60,22 @@ class NearCache:
     for a cache whose entries are not themselves in Redis (client rows), where a
     single key under the prefix is written to announce a change. With
     ``shared=True`` lookups return the stored object itself, which callers must
-    not change.
+    not change. ``key_of`` maps a changed Redis key to the key of the copy it
+    affects, for a copy computed from several keys (a throttle counter's buckets).
     """
 
-    def __init__(self, prefix: str, *, whole: bool = False, shared: bool = False) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        *,
+        whole: bool = False,
+        shared: bool = False,
+        key_of: Callable[[str], str] | None = None,
+    ) -> None:
         self.prefix = prefix
         self.whole = whole
         self.shared = shared
+        self.key_of = key_of
         self._entries: dict[str, tuple[Any, float]] = {}
         self._fills: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -122,6 +131,8 @@ class NearCache:
         if self.whole:
             self.clear()
             return
+        if self.key_of is not None:
+            keys = [self.key_of(key) for key in keys]
         with self._lock:
             for key in keys:
                 self._entries.pop(key, None)
@@ -146,6 +157,8 @@ class _Tracker:
 
     def register(self, near_cache: NearCache) -> None:
         self._caches.append(near_cache)
+        # A connection opened before tracks the earlier prefixes only.
+        self.reset()
 
     def live(self) -> bool:
         return self._connection is not None and self._pid == os.getpid()

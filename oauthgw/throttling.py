@@ -66,6 +66,7 @@ from django.utils.crypto import salted_hmac
 
 from oauthgw import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.near_cache import MISS, NearCache
 
 USERNAME = "username"
 CLIENT_IP = "ip"
@@ -159,18 +160,34 @@ def _refuse_if_over(counters: list[_Counter], counts: dict[_Counter, list[tuple[
             raise Throttled(counter.scope, retry_after=_retry_after(counts[counter], counter.limit, now))
 
 
+# Keyed by a counter's prefix; a bucket key is the prefix, a colon and the bucket's index.
+_addresses_under_limit = NearCache(
+    f"oauthgw:throttle:v1:{CLIENT_IP}:", shared=True, key_of=lambda bucket_key: bucket_key.rpartition(":")[0]
+)
+
+
 def _ip_counter(client_ip: str) -> _Counter:
     return _Counter(CLIENT_IP, _normalised_ip(client_ip), gateway_settings.THROTTLE_IP_FAILURES)
 
 
 def client_ip_check(client_ip: str) -> None:
-    """Raise ``Throttled`` if this address has failed too often; writes nothing."""
+    """Raise ``Throttled`` if this address has failed too often; writes nothing.
+
+    An address found under its limit stays under it until one of its buckets is
+    written (a new failure): the window only loses failures as time passes. So
+    each process remembers "under the limit" (``oauthgw.near_cache``) until Redis
+    reports a write to one of the address's buckets, and most token requests
+    check their address without a round trip.
+    """
     counter = _ip_counter(client_ip)
-    if counter.limit > 0:
+    if counter.limit <= 0 or _addresses_under_limit.get(counter.prefix) is not MISS:
+        return
+    with _addresses_under_limit.filling(counter.prefix) as keep:
         now = _clock()
         buckets = {counter: _buckets(counter, now)}
         stored = shared_state.get_many([key for _, key in buckets[counter]])
         _refuse_if_over([counter], _counts(buckets, stored), now)
+        keep(True, _ttl())
 
 
 @dataclass

@@ -5,8 +5,9 @@ test cache (emptied around every test).
 """
 
 import pytest
+from django.conf import settings as django_settings
 
-from oauthgw import throttling
+from oauthgw import shared_state, throttling
 from oauthgw.outcomes import token_request_finished
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
@@ -346,3 +347,31 @@ def test_zero_disables_every_counter(clock, limits):
     for _ in range(50):
         start().rejected()
     throttling.client_ip_check("192.0.2.1")
+
+
+# --- The address check's copies (with Redis) -------------------------------------------
+
+needs_redis = pytest.mark.skipif(
+    django_settings.CACHES["default"]["BACKEND"] != "gatewayproj.cache.GatewayRedisCache",
+    reason="needs Redis (REDIS_URL): copies are only kept when Redis can invalidate them",
+)
+
+
+@needs_redis
+def test_an_address_under_its_limit_is_checked_again_without_reading_the_cache(clock, monkeypatch):
+    throttling.client_ip_check("192.0.2.7")
+    monkeypatch.setattr(shared_state, "get_many", lambda keys: pytest.fail("read the shared cache"))
+
+    throttling.client_ip_check("192.0.2.7")
+
+
+@needs_redis
+def test_a_failure_recorded_anywhere_reaches_the_next_address_check(clock, limits):
+    limits(username_failures=0, ip_failures=2)
+    throttling.client_ip_check("192.0.2.8")  # under the limit: remembered
+
+    for _ in range(2):
+        start(client_ip="192.0.2.8").rejected()
+
+    with pytest.raises(throttling.Throttled):
+        throttling.client_ip_check("192.0.2.8")
