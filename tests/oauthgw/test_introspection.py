@@ -4,6 +4,8 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
@@ -93,6 +95,32 @@ def test_active_access_token_gets_its_claims(introspect, password_login, make_cl
     assert claims["username"] == USERNAME
     assert claims["exp"] == int(stored.expires.timestamp())
     assert claims["token_type"] == "Bearer"
+
+
+def test_introspecting_a_token_again_reads_no_token_row(introspect, password_login, make_client):
+    token = password_login(make_client())["access_token"]
+    assert introspect(token).json()["active"] is True
+
+    with CaptureQueriesContext(connection) as captured:
+        claims = introspect(token).json()
+
+    assert claims["active"] is True
+    assert not [query for query in captured.captured_queries if "oauth2_provider_accesstoken" in query["sql"]]
+
+
+def test_a_token_revoked_after_it_was_introspected_is_inactive(introspect, password_login, make_client, client):
+    app = make_client()
+    token = password_login(app)["access_token"]
+    assert introspect(token).json()["active"] is True
+
+    client.post(
+        "/oauth2/revoke",
+        urlencode({"token": token}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret),
+    )
+
+    assert introspect(token).json() == {"active": False}
 
 
 def test_introspection_response_is_not_cacheable(introspect, password_login, make_client):
