@@ -9,7 +9,9 @@ on the gateway and then on the stock configuration. Every figure is printed with
 results go to bench/results.json and the table in bench/README.md.
 
 Environment: BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432), BENCH_REDIS
-(redis://127.0.0.1:6379/12), BENCH_DURATION (10 s per scenario), BENCH_WARMUP (3 s),
+(redis://127.0.0.1:6379/12), BENCH_ROUNDS (3: every scenario is measured that many
+times on each side, interleaved, and the median round is reported), BENCH_DURATION
+(10 s per scenario and round), BENCH_WARMUP (3 s),
 BENCH_WORKERS (2 per core), BENCH_THREADS (4), BENCH_CONNECTIONS (16; stock: 4).
 """
 
@@ -38,6 +40,7 @@ PYTHON = sys.executable
 
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 # Unset: gunicorn.conf.py's production defaults (2 workers per core, 4 threads each).
@@ -45,8 +48,8 @@ WORKERS = os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1)))
 THREADS = os.environ.get("BENCH_THREADS", "4")
 WRK_THREADS = 2
 CONNECTIONS = {"gateway": int(os.environ.get("BENCH_CONNECTIONS", "16")), "stock": 4}
-# Refresh tokens to pre-mint: enough for warm-up plus measurement at a generous rate.
-REFRESH_POOL = {"gateway": 3000 * (DURATION + WARMUP), "stock": 50 * (DURATION + WARMUP)}
+# Refresh tokens to pre-mint: enough for every round's warm-up and measurement at a generous rate.
+REFRESH_POOL = {"gateway": 1500 * (DURATION + WARMUP) * ROUNDS, "stock": 50 * (DURATION + WARMUP) * ROUNDS}
 
 UPSTREAM_BODY = '{"access_token":"upstream-token","token_type":"bearer","expires_in":3600}'
 SCENARIOS = [
@@ -299,53 +302,72 @@ def wrk(port: int, spec: dict, *, seconds: int, connections: int) -> dict:
     }
 
 
-def split_pool(spec: dict) -> tuple[dict, dict]:
-    """Warm-up and measurement each spend their own refresh tokens: a token is good once."""
+def split_pool(spec: dict, round_index: int) -> tuple[dict, dict]:
+    """Each round's warm-up and measurement spend their own refresh tokens: a token is good once."""
     if "tokens" not in spec:
         return spec, spec
     pool = Path(spec["tokens"])
     tokens = pool.read_text().split()
-    cut = len(tokens) * WARMUP // (WARMUP + DURATION)
-    warmup, measured = pool.with_suffix(".warmup"), pool.with_suffix(".measured")
-    warmup.write_text("\n".join(tokens[:cut]) + "\n")
-    measured.write_text("\n".join(tokens[cut:]) + "\n")
+    share = len(tokens) // ROUNDS
+    mine = tokens[round_index * share : (round_index + 1) * share]
+    cut = len(mine) * WARMUP // (WARMUP + DURATION)
+    warmup = pool.with_suffix(f".warmup{round_index}")
+    measured = pool.with_suffix(f".measured{round_index}")
+    warmup.write_text("\n".join(mine[:cut]) + "\n")
+    measured.write_text("\n".join(mine[cut:]) + "\n")
     return {**spec, "tokens": str(warmup)}, {**spec, "tokens": str(measured)}
+
+
+def median_round(rounds: list[dict]) -> dict:
+    """The round with the median rate (its latencies with it), and every round's rate."""
+    ordered = sorted(rounds, key=lambda figures: figures["requests_per_second"])
+    return {
+        **ordered[(len(ordered) - 1) // 2],
+        "rounds_requests_per_second": [figures["requests_per_second"] for figures in rounds],
+        # Failures of any round, not only the median one's.
+        "non_2xx": sum(figures["non_2xx"] for figures in rounds),
+        "socket_errors": sum(figures["socket_errors"] for figures in rounds),
+    }
 
 
 def measure(prepared: dict, workdir: Path) -> dict:
     """Both configurations are served at once and each scenario runs on one, then the other.
 
     An idle server costs nothing, and the machine's other load then falls on both
-    sides of every ratio alike.
+    sides of every ratio alike. Every round measures every scenario on both sides,
+    so a burst of other work spoils one round, not the run; the median round counts.
     """
     servers, specs = {}, {}
-    results = {deployment.kind: {} for deployment in (GATEWAY, STOCK)}
+    rounds = {deployment.kind: {name: [] for name in SCENARIOS} for deployment in (GATEWAY, STOCK)}
     try:
         for deployment in (GATEWAY, STOCK):
             env, out = prepared[deployment.kind]
             specs[deployment.kind] = scenario_requests(json.loads((out / "credentials.json").read_text()), out)
             servers[deployment.kind] = start_gunicorn(deployment, env, workdir)
-        for name in SCENARIOS:
-            for deployment in (GATEWAY, STOCK):
-                kind = deployment.kind
-                port = servers[kind][1]
-                warmup_spec, spec = split_pool(specs[kind][name])
-                if WARMUP:
-                    wrk(port, warmup_spec, seconds=WARMUP, connections=CONNECTIONS[kind])
-                load_before = os.getloadavg()[0]
-                figures = results[kind][name] = wrk(port, spec, seconds=DURATION, connections=CONNECTIONS[kind])
-                # The 1-minute load average before a run shows whether other work shared the cores.
-                figures["load_average_before"] = round(load_before, 2)
-                log(
-                    f"{kind:8} {name:19} {figures['requests_per_second']:9.1f} req/s"
-                    f"  p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms"
-                    f"  non-2xx {figures['non_2xx']}  socket errors {figures['socket_errors']}"
-                    f"  load {load_before:.2f}"
-                )
+        for round_index in range(ROUNDS):
+            for name in SCENARIOS:
+                for deployment in (GATEWAY, STOCK):
+                    kind = deployment.kind
+                    port = servers[kind][1]
+                    warmup_spec, spec = split_pool(specs[kind][name], round_index)
+                    if WARMUP:
+                        wrk(port, warmup_spec, seconds=WARMUP, connections=CONNECTIONS[kind])
+                    load_before = os.getloadavg()[0]
+                    figures = wrk(port, spec, seconds=DURATION, connections=CONNECTIONS[kind])
+                    # The 1-minute load average before a run shows whether other work shared the cores.
+                    figures["load_average_before"] = round(load_before, 2)
+                    rounds[kind][name].append(figures)
+                    log(
+                        f"round {round_index + 1}/{ROUNDS} {kind:8} {name:19}"
+                        f" {figures['requests_per_second']:9.1f} req/s"
+                        f"  p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms"
+                        f"  non-2xx {figures['non_2xx']}  socket errors {figures['socket_errors']}"
+                        f"  load {load_before:.2f}"
+                    )
     finally:
         for process, _ in servers.values():
             stop(process)
-    return results
+    return {kind: {name: median_round(runs) for name, runs in by_name.items()} for kind, by_name in rounds.items()}
 
 
 def targets(gateway: dict, stock: dict) -> list[dict]:
@@ -406,9 +428,10 @@ def write_readme_table(text: str, results: dict) -> None:
     _, tail = rest.split(end, 1)
     meta = results["run"]
     header = (
-        f"Run of {meta['date']} on {meta['cpus']} CPUs ({meta['machine']}), {DURATION} s per scenario after "
-        f"{WARMUP} s warm-up; gunicorn gthread {WORKERS} workers x {THREADS} threads; wrk {WRK_THREADS} threads, "
-        f"{CONNECTIONS['gateway']} connections (stock: {CONNECTIONS['stock']})."
+        f"Run of {meta['date']} on {meta['cpus']} CPUs ({meta['machine']}); median of {ROUNDS} interleaved "
+        f"rounds of {DURATION} s per scenario after {WARMUP} s warm-up; gunicorn gthread {WORKERS} workers x "
+        f"{THREADS} threads; wrk {WRK_THREADS} threads, {CONNECTIONS['gateway']} connections "
+        f"(stock: {CONNECTIONS['stock']})."
     )
     readme.write_text(f"{head}{start}\n{header}\n\n{text}\n{end}{tail}")
 
@@ -437,6 +460,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),
+        "rounds": ROUNDS,
         "duration_s": DURATION,
         "warmup_s": WARMUP,
         "gunicorn": {"worker_class": "gthread", "workers": int(WORKERS), "threads": int(THREADS)},
