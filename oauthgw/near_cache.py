@@ -197,7 +197,8 @@ class _Tracker:
             self._pid = os.getpid()
             try:
                 self._connection = self._open()
-            except (RedisError, OSError) as exc:
+            # As in synced(): no failure here may fail a request.
+            except Exception as exc:
                 self._lost(exc)
                 return False
             self._ping_at = time.monotonic() + PING_INTERVAL
@@ -215,16 +216,21 @@ class _Tracker:
             socket_keepalive=True,
         )
         connection = client.connection_pool.make_connection()
-        connection.connect()
-        connection._parser.set_invalidation_push_handler(self._invalidated)
-        # Redis refuses overlapping prefixes: the shorter one covers both.
-        prefixes = []
-        for prefix in sorted(cache.make_key(near_cache.prefix) for near_cache in self._caches):
-            if not prefixes or not prefix.startswith(prefixes[-1]):
-                prefixes.append(prefix)
-        options = [word for prefix in prefixes for word in ("PREFIX", prefix)]
-        connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", *options)
-        connection.read_response()
+        try:
+            connection.connect()
+            connection._parser.set_invalidation_push_handler(self._invalidated)
+            # Redis refuses overlapping prefixes: the shorter one covers both.
+            prefixes = []
+            for prefix in sorted(cache.make_key(near_cache.prefix) for near_cache in self._caches):
+                if not prefixes or not prefix.startswith(prefixes[-1]):
+                    prefixes.append(prefix)
+            options = [word for prefix in prefixes for word in ("PREFIX", prefix)]
+            connection.send_command("CLIENT", "TRACKING", "ON", "BCAST", *options)
+            connection.read_response()
+        except BaseException:
+            # Redis before 6 (no tracking) or a refused command: retried later, never leaked.
+            connection.disconnect()
+            raise
         # Copies made before this connection existed were never tracked.
         for near_cache in self._caches:
             near_cache.clear()
@@ -253,7 +259,10 @@ class _Tracker:
             for near_cache in self._caches:
                 near_cache.clear()
         if connection is not None:
-            connection.disconnect()
+            try:
+                connection.disconnect()
+            except (RedisError, OSError):
+                pass
 
     def _lost(self, exc: Exception) -> None:
         # Called with self._lock held.

@@ -171,3 +171,14 @@ def test_without_redis_nothing_is_copied(settings):
     with _copies.filling(KEY) as keep:
         keep("x", 60)
     assert _copies.get(KEY) is MISS
+
+
+def test_a_redis_that_refuses_tracking_leaves_copies_off_without_failing(monkeypatch, caplog):
+    def refuse(self):
+        raise redis.ResponseError("ERR unknown subcommand 'TRACKING'")
+
+    monkeypatch.setattr(near_cache._Tracker, "_open", refuse)
+
+    assert not near_cache._tracker.synced()
+    assert _copies.get(KEY) is MISS
+    assert "tracking connection to Redis failed" in caplog.text
