@@ -254,20 +254,17 @@ class _Tracker:
     def reset(self) -> None:
         """Forget the connection and every copy (the cache settings changed)."""
         with self._lock:
-            connection, self._connection = self._connection, None
-            self._retry_at = 0.0
-            for near_cache in self._caches:
-                near_cache.clear()
-        if connection is not None:
-            try:
-                connection.disconnect()
-            except (RedisError, OSError):
-                pass
+            self._drop(retry_at=0.0)
 
     def _lost(self, exc: Exception) -> None:
         # Called with self._lock held.
+        self._drop(retry_at=time.monotonic() + RETRY_INTERVAL)
+        logger.warning("near cache off for %gs: tracking connection to Redis failed (%s)", RETRY_INTERVAL, exc)
+
+    def _drop(self, *, retry_at: float) -> None:
+        # Called with self._lock held: no copy outlives the connection that tracked it.
         connection, self._connection = self._connection, None
-        self._retry_at = time.monotonic() + RETRY_INTERVAL
+        self._retry_at = retry_at
         for near_cache in self._caches:
             near_cache.clear()
         if connection is not None:
@@ -275,7 +272,6 @@ class _Tracker:
                 connection.disconnect()
             except (RedisError, OSError):
                 pass
-        logger.warning("near cache off for %gs: tracking connection to Redis failed (%s)", RETRY_INTERVAL, exc)
 
 
 def _enabled() -> bool:
