@@ -37,7 +37,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,9 +53,11 @@ import redis
 import requests
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.processes import DevAuthorizationServerProcess, free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DEV_SERVER = ROOT / "scripts" / "dev_authorization_server.py"
 UPSTREAM_CLIENT = ("oauthgw", "oauthgw-dev-secret")
 BREAKER_COOLDOWN = 5
 UPSTREAM_TIMEOUT = 2
@@ -66,23 +67,6 @@ LOGIN_SHARE, REFRESH_SHARE, REVOKE_SHARE = 0.15, 0.30, 0.03
 
 
 # --- set-up -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout:g}s")
 
 
 def require_loopback(url: str) -> None:
@@ -120,36 +104,6 @@ def manage(env: dict, *args: str) -> str:
     return result.stdout
 
 
-class Upstream:
-    """The development authorization server, stoppable and restartable on the same port."""
-
-    def __init__(self, workdir: Path, users: dict[str, str]):
-        self.port = free_port()
-        self.users_file = workdir / "users.txt"
-        self.users_file.write_text("".join(f"{name}:{pw}\n" for name, pw in users.items()), encoding="utf-8")
-        self.log = workdir / "upstream.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
-
-    def start(self) -> None:
-        with open(self.log, "a", encoding="utf-8") as log:
-            self.process = subprocess.Popen(
-                [PYTHON, str(DEV_SERVER), "--port", str(self.port), "--users-file", str(self.users_file)],
-                env={**os.environ, "DEV_AUTH_USERS": ""},
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
 class Gateway:
     """gunicorn serving gatewayproj.wsgi; knows its master's and workers' memory."""
 
@@ -167,7 +121,7 @@ class Gateway:
         ]  # fmt: skip
         with open(self.log, "a", encoding="utf-8") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log)
-        wait_for_port(self.port)
+        wait_for_port(self.port, timeout=20.0)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -452,7 +406,7 @@ def run(args: argparse.Namespace) -> dict:
     require_loopback(args.redis_url)
     workdir = Path(tempfile.mkdtemp(prefix="oauthgw-soak-"))
     users = {f"user-{n}": f"pw-{n}-{secrets.token_hex(6)}" for n in range(USERS)}
-    upstream = Upstream(workdir, users)
+    upstream = DevAuthorizationServerProcess(workdir, users)
     env = {
         **os.environ,
         "DATABASE_URL": args.database_url,

@@ -7,10 +7,6 @@ upstream at all; after the upstream is back and the cool-down is over, logins
 succeed again, without restarting the gateway.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +14,7 @@ import requests
 
 from oauthgw.circuit_breaker import breaker_state
 from tests.oauthgw.conftest import basic_authorization
-from tests.support.processes import DEV_AUTH_CLIENT, DEV_AUTH_SERVER, free_port, wait_for_port
+from tests.support.processes import DEV_AUTH_CLIENT, DevAuthorizationServerProcess
 
 TIMEOUT = 1.0
 THRESHOLD = 3
@@ -26,53 +22,9 @@ COOLDOWN = 2
 USER, PASSWORD = "alice", "wonderland-2026"
 
 
-class Upstream:
-    """The development authorization server as a process that can be killed, frozen and restarted."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.users = tmp_path / "users.txt"
-        self.users.write_text(f"{USER}:{PASSWORD}\n", encoding="utf-8")
-        self.log = tmp_path / "upstream.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/token"
-
-    def start(self) -> None:
-        with open(self.log, "a", encoding="utf-8") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, str(DEV_AUTH_SERVER), "--port", str(self.port), "--users-file", str(self.users)],
-                env={**os.environ, "DEV_AUTH_USERS": ""},
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        wait_for_port(self.port)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(5)
-
-    def freeze(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def requests_served(self) -> int:
-        return self.log.read_text(encoding="utf-8").count("POST /token")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            self.process.wait(5)
-
-
 @pytest.fixture
 def upstream_process(tmp_path, settings):
-    upstream = Upstream(tmp_path)
+    upstream = DevAuthorizationServerProcess(tmp_path, {USER: PASSWORD})
     upstream.start()
     settings.OAUTHGW = {
         **settings.OAUTHGW,

@@ -1,6 +1,7 @@
 """Start and stop the real servers that end-to-end tests talk to."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +48,54 @@ def dev_authorization_server(users_file: Path, port: int | None = None):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class DevAuthorizationServerProcess:
+    """The development authorization server as a process that can be stopped, killed, frozen and restarted.
+
+    It keeps its port across restarts, so the gateway keeps calling the same URL.
+    ``users`` maps usernames to passwords.
+    """
+
+    def __init__(self, workdir: Path, users: dict[str, str]):
+        self.port = free_port()
+        self.users_file = workdir / "users.txt"
+        self.users_file.write_text("".join(f"{name}:{pw}\n" for name, pw in users.items()), encoding="utf-8")
+        self.log = workdir / "upstream.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def start(self) -> None:
+        with open(self.log, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(DEV_AUTH_SERVER), "--port", str(self.port), "--users-file", str(self.users_file)],
+                env={**os.environ, "DEV_AUTH_USERS": ""},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+
+    def freeze(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def requests_served(self) -> int:
+        return self.log.read_text(encoding="utf-8").count("POST /token")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(10)
 
 
 def gateway_settings_for_dev_upstream(token_url: str) -> dict:
