@@ -38,8 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "oauthgw.middleware.ArrivalTimeMiddleware",
     "gatewayproj.observability.request_id.RequestIdMiddleware",
+    "oauthgw.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +78,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite as a server database for several worker processes and threads:
+    # WAL lets readers run while one writer commits; a busy writer waits up to
+    # DJANGO_SQLITE_TIMEOUT seconds for the lock instead of failing at once; and
+    # IMMEDIATE transactions take the write lock at BEGIN, because a DEFERRED
+    # transaction that read first cannot wait for it later (SQLITE_BUSY at once).
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": float(env_str("DJANGO_SQLITE_TIMEOUT", "10")),
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
+    # Tests use a file too: an in-memory database locks whole tables and ignores
+    # the busy timeout, so it cannot show how several connections behave.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _REDIS_URL = env_str("REDIS_URL")

@@ -1,8 +1,15 @@
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from tests.factories import ApplicationFactory
 from tests.support.processes import dev_authorization_server
+
+
+def pytest_configure(config):
+    # SQLite's test database is a file under var/ (gatewayproj.settings), which a fresh clone lacks.
+    settings.VAR_DIR.mkdir(exist_ok=True)
+
 
 # The resource owners of the development authorization server started for live-server tests.
 DEV_USER, DEV_PASSWORD = "abc123", "xyz456"

@@ -1,7 +1,8 @@
 """Liveness and readiness for load balancers: ``GET /healthz`` and ``GET /readyz``.
 
 ``/healthz`` answers 200 while the process can answer at all. ``/readyz`` answers
-200 only when the database and the cache answer and at least one authorization
+200 only when the database answers (on SQLite: its write lock can be had within
+the readiness timeout) and the cache answers and at least one authorization
 server accepts a TCP connection; otherwise 503, so a load balancer stops sending
 traffic. No credentials are sent anywhere: the upstream check is a bare TCP
 connect. Failures are logged; the response names only which check failed.
@@ -9,6 +10,7 @@ connect. Failures are logged; the response names only which check failed.
 
 import logging
 import socket
+import sqlite3
 from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_not_required
@@ -33,6 +35,19 @@ def _database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
+    if connection.vendor == "sqlite" and not connection.is_in_memory_db():
+        _sqlite_writable(connection.settings_dict["NAME"])
+
+
+def _sqlite_writable(path) -> None:
+    # Readers go on while another process holds SQLite's write lock, but no
+    # token can be issued: ready means the lock can be had within the timeout.
+    probe = sqlite3.connect(path, timeout=gateway_settings.READINESS_TIMEOUT, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+    finally:
+        probe.close()
 
 
 def _cache() -> None:

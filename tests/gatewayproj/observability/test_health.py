@@ -1,4 +1,8 @@
-"""GET /healthz and GET /readyz as a load balancer sees them."""
+"""GET /healthz and GET /readyz as a load balancer sees them.
+
+In-transaction tests would hold SQLite's write lock themselves, which the readiness
+probe rightly reports: these run without a test transaction.
+"""
 
 import socket
 import threading
@@ -58,7 +62,7 @@ def test_healthz_answers_while_the_process_runs(client):
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_is_ready_when_database_cache_and_upstream_answer(client, listening_upstream):
     response = client.get("/readyz")
 
@@ -66,14 +70,14 @@ def test_readyz_is_ready_when_database_cache_and_upstream_answer(client, listeni
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "upstream": "ok"}}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_sends_nothing_to_the_upstream(client, listening_upstream):
     assert client.get("/readyz").status_code == 200
 
     assert listening_upstream() == [b""]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_is_unavailable_when_no_upstream_accepts_connections(client, closed_upstream):
     response = client.get("/readyz")
 
@@ -82,7 +86,7 @@ def test_readyz_is_unavailable_when_no_upstream_accepts_connections(client, clos
     assert response.json()["status"] == "unavailable"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_is_unavailable_when_the_cache_is_down(client, listening_upstream, settings):
     with socket.create_server(("127.0.0.1", 0)) as probe:
         dead_port = probe.getsockname()[1]
@@ -99,7 +103,7 @@ def test_readyz_is_unavailable_when_the_cache_is_down(client, listening_upstream
     assert response.json()["checks"] == {"database": "ok", "cache": "failed", "upstream": "ok"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_readyz_is_ready_when_any_enabled_authorization_server_answers(client, settings):
     from oauthgw.models import AuthorizationServer
 
@@ -121,7 +125,7 @@ def test_readyz_is_ready_when_any_enabled_authorization_server_answers(client, s
     assert response.json()["checks"]["upstream"] == "ok"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
 def test_probes_answer_head(client, listening_upstream, path):
     assert client.head(path).status_code == 200
