@@ -205,3 +205,21 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.client_id or '-'} {self.time:%Y-%m-%d %H:%M:%S}"
+
+
+class SharedValue(models.Model):
+    """A key of the state all gateway processes share when no Redis is configured.
+
+    Failure counters, circuit-breaker state and short-lived marks
+    (``oauthgw.shared_state``): a JSON ``value``, or for a counter an empty value
+    and a ``number``, until ``expires`` (Unix time). Expired rows are ignored and
+    purged now and then.
+    """
+
+    key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField(blank=True, default="")
+    number = models.BigIntegerField(default=0)
+    expires = models.FloatField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -14,6 +14,9 @@ from oauthgw.circuit_breaker import CircuitOpen, breaker_state
 from oauthgw.upstream import UpstreamUnavailable
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
+# Shared state is in the database without Redis.
+pytestmark = pytest.mark.django_db
+
 SERVER = "primary"
 THRESHOLD = 3
 COOLDOWN = 30
@@ -132,6 +135,7 @@ def test_a_trial_that_breaks_for_another_reason_gives_the_trial_back(clock):
     assert call()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_only_one_of_many_concurrent_calls_becomes_the_trial(clock):
     fail(THRESHOLD)
     clock.now += COOLDOWN

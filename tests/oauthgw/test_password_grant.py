@@ -11,33 +11,22 @@ from oauthgw import shared_state
 from oauthgw.password_grant import resource_owner_authenticate
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
-READS = {"get", "get_many", "has_key"}
-
-
-class CountingCache:
-    """The real cache, recording the name of every method called on it."""
-
-    def __init__(self, cache):
-        self._cache = cache
-        self.calls: list[str] = []
-
-    def __getattr__(self, name):
-        attribute = getattr(self._cache, name)
-        if not callable(attribute):
-            return attribute
-
-        def counted(*args, **kwargs):
-            self.calls.append(name)
-            return attribute(*args, **kwargs)
-
-        return counted
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def cache_calls(monkeypatch):
-    counting = CountingCache(shared_state.cache)
-    monkeypatch.setattr(shared_state, "cache", counting)
-    return counting.calls
+    """The name of every shared-state operation, in order (each is one round trip)."""
+    calls: list[str] = []
+    for name in ("get", "get_many", "add", "put", "delete_many", "counter_add"):
+        real = getattr(shared_state, name)
+
+        def counted(*args, _name=name, _real=real, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(shared_state, name, counted)
+    return calls
 
 
 @pytest.fixture(autouse=True)
