@@ -14,7 +14,7 @@ class OauthgwConfig(AppConfig):
         # After django.contrib.admin's ready() has imported every admin module.
         tidy_admin_site()
 
-        from oauthgw import bearer_cache, checks, client_lookup, metrics  # noqa: F401  (checks and metrics register themselves)
+        from oauthgw import bearer_cache, checks, clients, metrics  # noqa: F401  (checks and metrics register themselves)
 
         bearer_cache.connect_receivers()
-        client_lookup.connect_receivers()
+        clients.connect_receivers()

@@ -1,18 +1,21 @@
-"""Validated access tokens in the shared cache: a bearer check costs one cache read, no SQL.
+"""Validated access tokens in Redis: with it, a bearer check costs one cache read, no SQL.
 
-Every gateway instance reads and invalidates the same cache (Redis in production),
-so a revocation, a disabled client or an expired token takes effect at once on
-all of them:
+Only with Redis, which every process and instance reads and invalidates alike.
+Without it (the embedded default) every check reads the token row with its
+client and resource owner, one indexed query: a per-process copy could not be
+told about a revocation made by another process.
+
+With Redis:
 
 - an entry holds the token row with its client and resource owner, filled with
   ``add`` on a miss;
-- deleting a token (revocation, replay of a refresh token, a deleted user) turns
-  its entry into a tombstone once the deletion commits, so a request that read
-  the row just before the deletion cannot put it back;
-- saving a client deletes the entries of all its live tokens, before
-  and again after the change commits, and marks the client as changed for a few
-  seconds: a request that read the old client row just before the commit finds
-  the mark after its ``add`` and drops its own entry;
+- deleting a token (revocation, replay of a refresh token, a deleted user, a
+  disabled client) turns its entry into a tombstone once the deletion commits,
+  so a request that read the row just before the deletion cannot put it back;
+- a client disabled outside the product's interfaces (a queryset update, SQL)
+  sends no signal: every process re-reads the set of disabled clients at most
+  ``DISABLED_CLIENTS_SECONDS`` apart and reads the row again for an entry of one
+  of them, so such a client's tokens stop working within that bound;
 - expiry is checked on every use against the cached ``expires`` (the toolkit's
   ``is_valid``), and no entry outlives its token.
 
@@ -23,6 +26,8 @@ hashes) are deferred, so no secret hash is ever written to the cache.
 import copy
 import hashlib
 import logging
+import threading
+import time
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -39,12 +44,10 @@ _TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
 # Every key of this module: each process keeps copies, dropped when any of them changes.
 # Shared: callers read the token, its client and its user, and never change them.
 _near = NearCache("oauthgw:bearer:", shared=True)
-_CLIENT_CHANGED_KEY = "oauthgw:bearer:client-changed:{pk}"
 # A deleted token: its key answers "no such token" until the tombstone expires.
 _TOMBSTONE = "revoked"
-# Longer than any request takes between reading a client row and caching it.
-_CLIENT_CHANGED_SECONDS = 30
-_DELETE_BATCH = 1000
+# How stale a process's view of the disabled clients may be.
+DISABLED_CLIENTS_SECONDS = 1.0
 
 
 def token_checksum(token: str) -> str:
@@ -52,15 +55,13 @@ def token_checksum(token: str) -> str:
 
 
 def _ttl() -> int:
+    if not shared_state.uses_redis():
+        return 0
     return int(gateway_settings.BEARER_CACHE_SECONDS)
 
 
 def _token_key(checksum: str) -> str:
     return _TOKEN_KEY.format(checksum=checksum)
-
-
-def _client_changed_key(pk) -> str:
-    return _CLIENT_CHANGED_KEY.format(pk=pk)
 
 
 def _token_from_db(checksum: str):
@@ -87,10 +88,7 @@ def _remember(checksum: str, token) -> None:
         return
     entry = copy.copy(token)
     entry.application = _without_secrets(token.application)
-    key = _token_key(checksum)
-    if shared_state.add(key, entry, timeout=seconds) and shared_state.get(_client_changed_key(token.application_id)):
-        # The client changed while this request was reading it: the row read may be the old one.
-        shared_state.delete_many([key])
+    shared_state.add(_token_key(checksum), entry, timeout=seconds)
 
 
 def access_token_load(token: str):
@@ -114,11 +112,36 @@ def access_token_load(token: str):
                 keep(access_token, (access_token.expires - timezone.now()).total_seconds())
     if access_token == _TOMBSTONE:
         return None
+    if access_token is not None and access_token.application_id in _disabled_clients.ids():
+        # Disabled after the entry was made, maybe behind the signals' back: the row decides.
+        return _token_from_db(checksum)
     if access_token is None:
         access_token = _token_from_db(checksum)
         if access_token is not None:
             _remember(checksum, access_token)
     return access_token
+
+
+class _DisabledClients:
+    """The ids of disabled clients as this process last read them, at most a second ago."""
+
+    def __init__(self) -> None:
+        self._ids: frozenset = frozenset()
+        self._read_at = -DISABLED_CLIENTS_SECONDS
+        self._lock = threading.Lock()
+
+    def ids(self) -> frozenset:
+        if time.monotonic() - self._read_at < DISABLED_CLIENTS_SECONDS:
+            return self._ids
+        with self._lock:
+            if time.monotonic() - self._read_at >= DISABLED_CLIENTS_SECONDS:
+                query = get_application_model().objects.filter(enabled=False).values_list("pk", flat=True)
+                self._ids = frozenset(query)
+                self._read_at = time.monotonic()
+        return self._ids
+
+
+_disabled_clients = _DisabledClients()
 
 
 # --- Invalidation ------------------------------------------------------------------
@@ -146,40 +169,8 @@ def _token_saved(sender, instance, created, **kwargs) -> None:
     transaction.on_commit(lambda: shared_state.delete_many([key]), robust=True)
 
 
-def _forget_client_tokens(pk) -> None:
-    checksums = (
-        get_access_token_model()
-        .objects.filter(application_id=pk, expires__gt=timezone.now())
-        .values_list("token_checksum", flat=True)
-        .iterator(chunk_size=_DELETE_BATCH)
-    )
-    batch = []
-    for checksum in checksums:
-        batch.append(_token_key(checksum))
-        if len(batch) == _DELETE_BATCH:
-            shared_state.delete_many(batch)
-            batch = []
-    if batch:
-        shared_state.delete_many(batch)
-
-
-def _client_changed(sender, instance, created=False, **kwargs) -> None:
-    if created or _ttl() <= 0:
-        return
-    pk = instance.pk
-    _forget_client_tokens(pk)
-
-    def after_commit() -> None:
-        shared_state.put(_client_changed_key(pk), True, timeout=_CLIENT_CHANGED_SECONDS)
-        _forget_client_tokens(pk)
-
-    transaction.on_commit(after_commit, robust=True)
-
-
 def connect_receivers() -> None:
     # Deleting a client deletes its tokens, each of which buries its own entry.
     access_token_model = get_access_token_model()
-    application_model = get_application_model()
     post_delete.connect(_token_deleted, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_deleted")
     post_save.connect(_token_saved, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_saved")
-    post_save.connect(_client_changed, sender=application_model, dispatch_uid="oauthgw.bearer_cache.client_saved")

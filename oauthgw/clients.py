@@ -5,12 +5,14 @@ from datetime import datetime, timedelta
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 
 from oauthgw import grants
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.models import Application, AuthorizationServer
+from oauthgw.revocation import tokens_revoke_for_client
 
 
 def client_secret_generate() -> str:
@@ -120,22 +122,30 @@ def client_set_enabled(*, client: Application, enabled: bool) -> bool:
     """Enable or disable a client; return whether anything changed.
 
     A disabled client is refused at the token endpoint, and its existing tokens
-    at every API, from the next request on (``Application.is_usable``).
+    at every API, from the next request on; disabling also revokes them
+    (``_revoke_tokens_of_disabled_client``), so enabling it again revives nothing.
     """
     if client.enabled == enabled:
         return False
     client.enabled = enabled
-    # save() and not update(): the bearer cache listens for the client's post_save.
     client.save(update_fields=["enabled", "updated"])
     return True
 
 
-def client_disable(*, client: Application) -> bool:
-    return client_set_enabled(client=client, enabled=False)
+def _revoke_tokens_of_disabled_client(sender, instance: Application, created: bool, **kwargs) -> None:
+    # Every save of a disabled client, however it was made (the admin's form or
+    # actions, a management command, Model.save() in a shell): a client is
+    # disabled because something is wrong with it, and its tokens must not come
+    # back to life when it is enabled again. Idempotent, and cheap when there are
+    # none (the usual case: a disabled client gets no new tokens).
+    if not created and not instance.enabled:
+        tokens_revoke_for_client(client=instance)
 
 
-def client_enable(*, client: Application) -> bool:
-    return client_set_enabled(client=client, enabled=True)
+def connect_receivers() -> None:
+    post_save.connect(
+        _revoke_tokens_of_disabled_client, sender=Application, dispatch_uid="oauthgw.clients.revoke_when_disabled"
+    )
 
 
 def grant_types_parse(value: str) -> list[str]:

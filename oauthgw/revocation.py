@@ -1,13 +1,15 @@
 """Revoking tokens in bulk: everything of a resource owner, or of a client.
 
-Each token goes through the toolkit's own revoke path, so a refresh token stays
-behind as a revoked tombstone (reuse detection needs it) and its access token is
-deleted, and every deletion reaches the bearer cache's receivers.
+Set-based, as the toolkit's family revocation is: one UPDATE marks the live
+refresh tokens revoked (they stay behind as tombstones, which reuse detection
+needs) and one DELETE removes the access tokens, whose deletion signals reach
+the bearer cache's receivers (a tombstone per token in Redis).
 """
 
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model, revoke_access_token
 
 
@@ -29,18 +31,15 @@ NOTHING = Revoked(0, 0)
 
 @transaction.atomic
 def _revoke(**owner) -> Revoked:
-    access_tokens = get_access_token_model().objects.filter(**owner)
-    access_count = access_tokens.count()
-    refresh_count = 0
-    refresh_tokens = get_refresh_token_model().objects.filter(revoked__isnull=True, **owner)
-    for refresh_token in refresh_tokens.iterator():
-        refresh_token.revoke()  # also deletes its access token
-        refresh_count += 1
-    # Access tokens without a live refresh token (client_credentials, or issued
-    # by a refresh token that was revoked since).
-    for access_token in access_tokens.iterator():
-        revoke_access_token(access_token)
-    return Revoked(access_tokens=access_count, refresh_tokens=refresh_count)
+    now = timezone.now()
+    # ``updated`` is ``auto_now``, which a queryset update does not set.
+    refresh_count = (
+        get_refresh_token_model().objects.filter(revoked__isnull=True, **owner).update(revoked=now, updated=now)
+    )
+    # RefreshToken.access_token is SET_NULL: the revoked rows lose their pointer too.
+    access_token_model = get_access_token_model()
+    _, deleted = access_token_model.objects.filter(**owner).delete()
+    return Revoked(access_tokens=deleted.get(access_token_model._meta.label, 0), refresh_tokens=refresh_count)
 
 
 def tokens_revoke_for_user(*, user) -> Revoked:
