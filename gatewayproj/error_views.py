@@ -1,6 +1,10 @@
 """Errors outside any view answer JSON in the OAuth shape, never an HTML page or a trace."""
 
+import sys
+
 from django.http import JsonResponse
+
+from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
 
 
 def bad_request(request, exception=None):
@@ -20,6 +24,9 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # A middleware's query (a session, a user) fails outside any view: the same 503 as a view's.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        return database_unavailable_response(request)
     return JsonResponse(
         {"error": "server_error", "error_description": "The gateway failed to handle the request."}, status=500
     )

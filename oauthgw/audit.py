@@ -82,8 +82,14 @@ def _record_token_outcome(sender, *, outcome: TokenOutcome, **kwargs) -> None:
     # audit table is logged loudly but does not take the token away again.
     try:
         audit_event_record(outcome=outcome)
-    except DatabaseError:
-        logger.exception("could not record the audit event of a %s token request", outcome.outcome)
+    except DatabaseError as exc:
+        # One line, no traceback: the cause is the database, not this code.
+        logger.error(
+            "could not record the audit event of a %s token request (%s: %s)",
+            outcome.outcome,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def connect_receivers() -> None:

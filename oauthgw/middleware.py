@@ -1,19 +1,52 @@
-"""Request-wide facts the authorization server needs before any other work is done."""
+"""A database that cannot answer: 503 with Retry-After, in the right shape, never a 500."""
 
-from oauthgw.refresh_rotation import token_request_arrival
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+
+from oauthgw.conf import gateway_settings
+from oauthgw.errors import TemporarilyUnavailableError, oauth_error_response
+
+logger = logging.getLogger(__name__)
+
+# What a database that cannot answer raises: down, refusing connections, or
+# (SQLite) locked by another process for longer than the busy timeout.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+_DESCRIPTION = "The gateway's database is unavailable; try again later."
+_OAUTH_PATH_PREFIX = "/oauth2/"
 
 
-class ArrivalTimeMiddleware:
-    """Stamps when a request reached the gateway, as early as Django can.
+def database_unavailable_response(request) -> JsonResponse:
+    """503 with ``Retry-After``: RFC 6749's shape at the OAuth endpoints, the same JSON elsewhere."""
+    retry_after = gateway_settings.UPSTREAM_RETRY_AFTER
+    if request.path.startswith(_OAUTH_PATH_PREFIX):
+        return oauth_error_response(TemporarilyUnavailableError(retry_after=retry_after, description=_DESCRIPTION))
+    return JsonResponse(
+        {"error": "temporarily_unavailable", "error_description": _DESCRIPTION},
+        status=503,
+        headers={"Retry-After": str(retry_after), "Cache-Control": "no-store"},
+    )
 
-    The refresh grant tells a concurrent duplicate from a replay by whether the
-    request arrived before the rotation was answered; the earlier the stamp, the
-    fewer duplicates of a burst look like replays. First in ``MIDDLEWARE``.
+
+class DatabaseUnavailableMiddleware:
+    """A view whose database cannot answer gets 503 and one log line, not a 500 and a traceback.
+
+    The view's transaction has rolled back by then, so nothing is half-written;
+    the next request opens a new connection (``CONN_HEALTH_CHECKS``).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        with token_request_arrival():
-            return self.get_response(request)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        logger.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
+        response = database_unavailable_response(request)
+        # Logged above, once; Django's request logger would add a line per 503.
+        response._has_been_logged = True
+        return response

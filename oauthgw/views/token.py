@@ -1,3 +1,4 @@
+import logging
 import time
 
 from django.db import router, transaction
@@ -9,10 +10,12 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthgw import grants, throttling
 from oauthgw.client_ip import client_ip
 from oauthgw.errors import SlowDownError, oauth_error_response, token_endpoint_response
+from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
 from oauthgw.outcomes import TokenOutcome, outcome_of, token_request_finished
-from oauthgw.refresh_rotation import rotation_answered
 from oauthgw.token_request import check_token_request, describe_token_request
 from oauthgw.views.base import OAuthEndpointView
+
+logger = logging.getLogger(__name__)
 
 
 @method_decorator(sensitive_post_parameters("password", "client_secret", "refresh_token"), name="dispatch")
@@ -22,7 +25,12 @@ class TokenView(OAuthEndpointView):
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
         address = client_ip(request.META)
-        response = self._respond(request, address)
+        try:
+            response = self._respond(request, address)
+        except DATABASE_UNAVAILABLE as exc:
+            # Answered here rather than by the middleware, so audit and metrics still count it.
+            logger.warning("database unavailable during a token request: %s", exc)
+            response = database_unavailable_response(request)
         outcome = outcome_of(response.status_code, response.content)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.password_grant,
@@ -30,8 +38,6 @@ class TokenView(OAuthEndpointView):
             # line without it for every request of an outage.
             response._has_been_logged = True
         self._announce(request, response, outcome, address, time.monotonic() - started)
-        if response.status_code == 200 and request.POST.get("grant_type") == grants.REFRESH_TOKEN:
-            rotation_answered(token=request.POST["refresh_token"])
         return response
 
     def _respond(self, request, address: str):
