@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_USERNAME_FAILURES": 10,
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
+    # Seconds after a rotation during which the rotated refresh token, presented
+    # again by its client, is taken for a concurrent duplicate (invalid_grant, the
+    # family kept) rather than a replay (the family revoked). 0: every late
+    # presentation is a replay.
+    "REFRESH_REUSE_INTERVAL": 10,
     # Seconds a validated access token stays in the shared cache (0: no cache).
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.

@@ -107,7 +107,7 @@ class GatewayOAuth2Validator(ClientLookupMixin, OAuth2Validator):
         # read; any other token goes to the toolkit's checks, replay protection
         # included, unless it lost a concurrent rotation, which must not count as a
         # replay: that would revoke the winner's new token.
-        claim = refresh_token_claim(token=refresh_token)
+        claim = refresh_token_claim(token=refresh_token, client=client)
         if claim.lost_race:
             return False
         if claim.token is None:
@@ -181,8 +181,6 @@ class GatewayOAuth2Validator(ClientLookupMixin, OAuth2Validator):
         )
         access_token = self._create_access_token(expires, request, token, source_refresh_token=previous)
         self._create_refresh_token(request, token["refresh_token"], access_token, previous)
-        # Last, so the old token's ``revoked`` is as close as can be to the commit
-        # (oauthgw.refresh_rotation compares arrival times with it).
         refresh_token_retire(refresh_token=previous)
 
     def _load_access_token(self, token):

@@ -56,11 +56,32 @@ def test_refresh_rotates_the_pair_and_the_old_refresh_token_stops_working(gatewa
         session.refresh_token(gateway.token_url, refresh_token=first["refresh_token"], auth=auth)
 
 
-def test_replaying_a_used_refresh_token_revokes_the_whole_family(gateway, app_client):
+def test_a_used_refresh_token_sent_again_at_once_is_refused_and_the_family_kept(gateway, app_client):
+    # Within the reuse interval: a duplicate of a concurrent refresh, not a replay.
     _, first = _session_with_password_token(gateway, app_client)
     rotated = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=first["refresh_token"]
     ).json()
+
+    duplicate = gateway.token(
+        app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=first["refresh_token"]
+    )
+    after_duplicate = gateway.token(
+        app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=rotated["refresh_token"]
+    )
+
+    assert duplicate.status_code == 401
+    assert duplicate.json()["error"] == "invalid_grant"
+    assert after_duplicate.status_code == 200
+
+
+def test_replaying_a_used_refresh_token_revokes_the_whole_family(gateway, app_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "REFRESH_REUSE_INTERVAL": 1}
+    _, first = _session_with_password_token(gateway, app_client)
+    rotated = gateway.token(
+        app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=first["refresh_token"]
+    ).json()
+    time.sleep(1.1)
 
     replay = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=first["refresh_token"]

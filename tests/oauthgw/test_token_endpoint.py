@@ -379,6 +379,43 @@ def test_replayed_refresh_token_revokes_the_whole_family(post_token, password_lo
     assert not AccessToken.objects.filter(token_checksum=checksum(second["access_token"])).exists()
 
 
+def test_a_used_refresh_token_sent_again_within_the_reuse_interval_leaves_the_family_alone(
+    post_token, password_login, make_client
+):
+    app = make_client()
+    first = password_login(app)
+    second = refresh(post_token, app, first["refresh_token"]).json()
+
+    duplicate = refresh(post_token, app, first["refresh_token"])
+
+    assert_error(duplicate, 401, "invalid_grant")
+    assert refresh(post_token, app, second["refresh_token"]).status_code == 200
+
+
+def test_a_used_refresh_token_sent_by_another_client_is_a_replay_even_at_once(post_token, password_login, make_client):
+    app, other = make_client(), make_client()
+    first = password_login(app)
+    second = refresh(post_token, app, first["refresh_token"]).json()
+
+    stolen = refresh(post_token, other, first["refresh_token"])
+
+    assert_error(stolen, 401, "invalid_grant")
+    assert_error(refresh(post_token, app, second["refresh_token"]), 401, "invalid_grant")
+
+
+def test_with_no_reuse_interval_a_used_refresh_token_sent_again_at_once_revokes_the_family(
+    post_token, password_login, make_client, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "REFRESH_REUSE_INTERVAL": 0}
+    app = make_client()
+    first = password_login(app)
+    second = refresh(post_token, app, first["refresh_token"]).json()
+
+    refresh(post_token, app, first["refresh_token"])
+
+    assert_error(refresh(post_token, app, second["refresh_token"]), 401, "invalid_grant")
+
+
 def test_refresh_token_past_the_clients_refresh_lifetime_is_invalid_grant(post_token, password_login, make_client):
     app = make_client(refresh_token_lifetime=600)
     first = password_login(app)

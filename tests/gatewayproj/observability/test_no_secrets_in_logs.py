@@ -10,8 +10,10 @@ from tests.oauthgw.conftest import FORM, PASSWORD, basic_authorization
 pytestmark = pytest.mark.django_db
 
 
-def test_a_full_login_flow_logs_no_password_secret_or_token(client, make_client, upstream, caplog):
+def test_a_full_login_flow_logs_no_password_secret_or_token(client, make_client, upstream, caplog, settings):
     caplog.set_level(logging.DEBUG)
+    # Every repeated refresh token is a replay here, not a duplicate within the reuse interval.
+    settings.OAUTHGW = {**settings.OAUTHGW, "REFRESH_REUSE_INTERVAL": 0}
     app = make_client(can_introspect=True)
     auth = basic_authorization(app.client_id, app.raw_secret)
 
