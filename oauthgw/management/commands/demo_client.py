@@ -1,5 +1,8 @@
 import json
+import os
+from pathlib import Path
 
+from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand
 
 from oauthgw import grants
@@ -9,23 +12,56 @@ from oauthgw.models import Application
 DEMO_NAME = "local-demo"
 
 
+def _remembered(path: Path | None) -> tuple[str, str] | None:
+    """(client_id, secret) from the credentials file, or None if there is no usable one."""
+    if path is None or not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return stored["client_id"], stored["client_secret"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(path: Path, client_id: str, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Readable by its owner only: it holds a working secret.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump({"client_id": client_id, "client_secret": secret}, file)
+
+
 class Command(BaseCommand):
     help = (
-        "Development only: make sure the client 'local-demo' exists (all grants, scope hello) "
-        "and give it a fresh secret, printed once."
+        "Development only: make sure the client 'local-demo' exists (all grants, scope hello) and print its "
+        "key and secret. With --credentials-file the same secret is kept across runs in that file (mode 600); "
+        "without it, or when the file no longer matches the database, the client gets a fresh secret."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--credentials-file", type=Path, default=None)
 
     def handle(self, *args, **options):
-        secret = client_secret_generate()
+        path = options["credentials_file"]
         client = Application.objects.filter(name=DEMO_NAME).first() or Application(name=DEMO_NAME)
-        client.client_secret = secret
+        remembered = _remembered(path)
+        if (
+            remembered
+            and client.pk
+            and remembered[0] == client.client_id
+            and check_password(remembered[1], client.client_secret)
+        ):
+            secret = remembered[1]
+        else:
+            secret = client_secret_generate()
+            client.client_secret = secret
         client.enabled = True
         client.grant_types = " ".join(grants.SERVED)
         client.allowed_scopes = client.default_scopes = "hello"
         client.save()
+        if path is not None:
+            _remember(path, client.client_id, secret)
         if options["as_json"]:
             self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))
         else:
