@@ -1,0 +1,185 @@
+"""Real deployments of the gateway for end-to-end tests: gunicorn processes on a fresh database.
+
+Two kinds, as operators run them:
+
+- **embedded**: SQLite in a file and no Redis, what ``make run`` serves;
+- **scale-out**: a fresh PostgreSQL database and a Redis database of its own.
+
+``deployment_for_this_run()`` picks the one the suite runs in (scale-out when
+``DATABASE_URL`` points at PostgreSQL, as in CI's second run), so an end-to-end
+module asserts the same behaviour in both.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.support.processes import DEV_AUTH_CLIENT, ROOT, free_port, wait_for_port
+
+POSTGRES = os.environ.get("SCALE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+# A Redis database of the deployments' own: the unit tests empty theirs between tests.
+REDIS = os.environ.get("SCALE_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+
+class Deployment:
+    """The environment every process of one deployment shares, and its management commands."""
+
+    def __init__(self, env: dict, kind: str):
+        self.env = env
+        self.kind = kind
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        # --no-imports: Django 5.2's shell otherwise prints what it imported.
+        return self.manage("shell", "--no-imports", "-c", code)
+
+    def create_client(
+        self,
+        name: str | None = None,
+        *,
+        grant_types: str = "password,refresh_token,client_credentials",
+        can_introspect: bool = False,
+    ) -> dict:
+        args = ["create_client", name or f"e2e-{uuid.uuid4().hex[:8]}", "--grant-types", grant_types, "--json"]
+        if can_introspect:
+            args.append("--can-introspect")
+        return json.loads(self.manage(*args))
+
+
+class Gateway:
+    """One gateway instance: gunicorn with ``workers`` processes, started from this checkout."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        log_path: Path,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        extra_env: dict | None = None,
+    ):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"],
+            cwd=ROOT,
+            env={
+                **deployment.env,
+                **(extra_env or {}),
+                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                "WEB_CONCURRENCY": str(workers),
+                "GUNICORN_THREADS": str(threads),
+            },
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, timeout=30)
+
+    # Every call opens a new connection, so calls are spread over the worker processes.
+
+    def token(self, client: dict, **form) -> requests.Response:
+        return requests.post(
+            f"{self.url}/oauth2/token", data=form, auth=(client["client_id"], client["client_secret"]), timeout=30
+        )
+
+    def hello(self, access_token: str) -> requests.Response:
+        return requests.get(f"{self.url}/helloworld/", headers={"Authorization": f"Bearer {access_token}"}, timeout=30)
+
+    def post(self, path: str, client: dict, **form) -> requests.Response:
+        return requests.post(
+            f"{self.url}{path}", data=form, auth=(client["client_id"], client["client_secret"]), timeout=30
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def _base_env(upstream_url: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OAUTHGW_"))}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "gatewayproj.settings",
+            "DJANGO_DEBUG": "0",
+            "OAUTHGW_UPSTREAM_TOKEN_URL": upstream_url,
+            "OAUTHGW_UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
+            "OAUTHGW_UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
+            "OAUTHGW_UPSTREAM_TIMEOUT": "2",
+            "GUNICORN_ACCESS_LOG": "0",
+        }
+    )
+    return env
+
+
+def _postgres_admin():
+    import psycopg
+
+    return psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=3)
+
+
+@contextmanager
+def scale_out_deployment(upstream_url: str, **settings: str) -> Iterator[Deployment]:
+    """A fresh PostgreSQL database and an emptied Redis database, migrated."""
+    import redis
+
+    database = f"oauthgw_e2e_{uuid.uuid4().hex[:8]}"
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    redis.Redis.from_url(REDIS, socket_connect_timeout=3).flushdb()
+    env = _base_env(upstream_url)
+    env.update({"DATABASE_URL": f"{POSTGRES}/{database}", "REDIS_URL": REDIS, **settings})
+    try:
+        deployment = Deployment(env, "scale-out")
+        deployment.manage("migrate", "-v0")
+        yield deployment
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@contextmanager
+def embedded_deployment(upstream_url: str, directory: Path, **settings: str) -> Iterator[Deployment]:
+    """SQLite in a file of ``directory`` and no Redis: the embedded default, migrated."""
+    env = _base_env(upstream_url)
+    env.pop("REDIS_URL", None)
+    env.update({"DATABASE_URL": f"sqlite:///{directory / 'gateway.sqlite3'}", **settings})
+    deployment = Deployment(env, "embedded")
+    deployment.manage("migrate", "-v0")
+    yield deployment
+
+
+def runs_scale_out() -> bool:
+    """Whether this test run is the scale-out one (CI's PostgreSQL + Redis run)."""
+    return os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+
+@contextmanager
+def deployment_for_this_run(upstream_url: str, directory: Path, **settings: str) -> Iterator[Deployment]:
+    if runs_scale_out():
+        with scale_out_deployment(upstream_url, **settings) as deployment:
+            yield deployment
+    else:
+        with embedded_deployment(upstream_url, directory, **settings) as deployment:
+            yield deployment
