@@ -1,11 +1,12 @@
 """CPU and wall time per request of each scenario, in-process, for quick A/B comparisons.
 
-    python bench/cpu.py [-n REQUESTS] [--profile SCENARIO] [SCENARIO ...]
+    python bench/cpu.py [-n REQUESTS] [--profile SCENARIO] [--embedded] [SCENARIO ...]
 
 wrk's figures on 2 shared cores swing by tens of percent from run to run; one
 thread calling the Django test client in a loop does not. It prepares its own
 database (``BENCH_CPU_DATABASE``, default ``oauthgw_bench_cpu``; Redis: ``BENCH_REDIS``,
-which it empties) and nginx upstream as ``bench/run.py`` does, then
+which it empties) and nginx upstream as ``bench/run.py`` does, or with
+``--embedded`` the embedded default (SQLite in a temporary file, no Redis), then
 reports, per scenario, the median of five rounds of the gateway process's CPU time
 (``time.process_time``) and wall time per request. PostgreSQL's, Redis's and
 nginx's CPU is not in the CPU figure, but their round trips are in the wall time.
@@ -78,6 +79,9 @@ def main() -> None:
     parser.add_argument("scenarios", nargs="*", choices=[[], *run.SCENARIOS], default=[])
     parser.add_argument("-n", "--requests", type=int, default=300, help="requests per round (default 300)")
     parser.add_argument("--profile", choices=run.SCENARIOS)
+    parser.add_argument(
+        "--embedded", action="store_true", help="SQLite in a temporary file and no Redis, as `make run` serves"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -87,13 +91,17 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="oauthgw-bench-cpu-"))
     upstream, port = run.start_upstream(workdir)
     try:
-        run.flush_redis()
         deployment = run.Deployment("gateway", "bench.gateway_settings", "gatewayproj.wsgi", DATABASE)
         env = run.django_env(deployment, port)
         env["DJANGO_LOG_LEVEL"] = "WARNING"
+        if args.embedded:
+            env["DATABASE_URL"] = f"sqlite:///{workdir / 'gateway.sqlite3'}"
+            env.pop("REDIS_URL")
+        else:
+            run.flush_redis()
+            run.recreate_database(DATABASE)
         tokens = args.requests * (ROUNDS + 1) + 100
         out = workdir / "gateway"
-        run.recreate_database(DATABASE)
         subprocess.run([run.PYTHON, "-m", "django", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         command = [run.PYTHON, "-m", "bench.prepare", "gateway", "--refresh-tokens", str(tokens), "--out", str(out)]
         subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -60,13 +60,13 @@ DEFAULTS: dict[str, Any] = {
     # family kept) rather than a replay (the family revoked). 0: every late
     # presentation is a replay.
     "REFRESH_REUSE_INTERVAL": 10,
-    # Seconds a validated access token stays in the shared cache (0: no cache).
+    # With Redis: seconds a validated access token stays in it (0: no cache).
     # Revocation and disabling a client take effect at once regardless; this
     # bounds how long a cache that missed an invalidation (an outage) is wrong.
     "BEARER_CACHE_SECONDS": 60,
-    # Validated tokens and client rows each process keeps in memory on top of the
-    # shared cache, per kind (0: none; about 8 KB per token); Redis tells every
-    # process at once when one changes (oauthgw.near_cache).
+    # With Redis: validated tokens each process keeps in memory on top of it
+    # (0: none; about 8 KB per token); Redis tells every process at once when one
+    # changes (oauthgw.near_cache).
     "NEAR_CACHE_ENTRIES": 2000,
     # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
     # token (empty: none).

@@ -1,9 +1,8 @@
 """Process-local copies of shared-cache keys, kept coherent by Redis's client tracking.
 
 A bearer-token check that reads Redis spends more CPU in the round trip than in
-everything else it does, and so does a client lookup in PostgreSQL. A copy in
-process memory removes both, but only if a change made at any instance reaches
-every copy at once. Redis does that itself (client-side caching, "broadcasting
+everything else it does. A copy in process memory removes the round trip, but
+only if a change made at any instance reaches every copy at once. Redis does that itself (client-side caching, "broadcasting
 mode"): each process keeps one extra connection on which it asked
 ``CLIENT TRACKING ON BCAST PREFIX ...``; from then on, every write, deletion or
 expiry of a key under those prefixes, by anyone, pushes an ``invalidate`` message
@@ -56,10 +55,7 @@ _REDIS_BACKEND = "gatewayproj.cache.GatewayRedisCache"
 class NearCache:
     """Copies of the shared-cache keys under ``prefix``, each dropped when Redis says it changed.
 
-    With ``whole=True`` a change to any key under the prefix drops every copy:
-    for a cache whose entries are not themselves in Redis (client rows), where a
-    single key under the prefix is written to announce a change. With
-    ``shared=True`` lookups return the stored object itself, which callers must
+    With ``shared=True`` lookups return the stored object itself, which callers must
     not change. ``key_of`` maps a changed Redis key to the key of the copy it
     affects, for a copy computed from several keys (a throttle counter's buckets).
     """
@@ -68,12 +64,10 @@ class NearCache:
         self,
         prefix: str,
         *,
-        whole: bool = False,
         shared: bool = False,
         key_of: Callable[[str], str] | None = None,
     ) -> None:
         self.prefix = prefix
-        self.whole = whole
         self.shared = shared
         self.key_of = key_of
         self._entries: dict[str, tuple[Any, float]] = {}
@@ -128,9 +122,6 @@ class NearCache:
                     del self._fills[key]
 
     def invalidate(self, keys: list[str]) -> None:
-        if self.whole:
-            self.clear()
-            return
         if self.key_of is not None:
             keys = [self.key_of(key) for key in keys]
         with self._lock:

@@ -25,7 +25,6 @@ KEY = PREFIX + "one"
 # Created once: the tracking connection subscribes to the prefixes of every NearCache.
 _copies = NearCache(PREFIX)
 _shared = NearCache(PREFIX + "shared:", shared=True)
-_whole = NearCache("oauthgw:test-near-whole:", whole=True)
 
 
 @pytest.fixture(autouse=True)
@@ -92,16 +91,6 @@ def test_a_change_announced_while_the_value_was_being_read_cancels_the_copy(othe
         keep(value_read, 60)
 
     assert _copies.get(KEY) is MISS
-
-
-def test_a_change_to_any_key_of_a_whole_cache_drops_all_its_copies(other_instance):
-    copy_of(_whole, "client-a", "row a")
-    copy_of(_whole, "client-b", "row b")
-
-    other_instance.set(cache.make_key("oauthgw:test-near-whole:changed"), b"1")
-
-    assert _whole.get("client-a") is MISS
-    assert _whole.get("client-b") is MISS
 
 
 def test_keys_outside_the_prefixes_leave_copies_alone(other_instance):
