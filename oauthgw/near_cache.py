@@ -2,8 +2,8 @@
 
 A bearer-token check that reads Redis spends more CPU in the round trip than in
 everything else it does. A copy in process memory removes the round trip, but
-only if a change made at any instance reaches every copy at once. Redis does that itself (client-side caching, "broadcasting
-mode"): each process keeps one extra connection on which it asked
+only if a change made at any instance reaches every copy at once. Redis does
+that itself (client-side caching, "broadcasting mode"): each process keeps one extra connection on which it asked
 ``CLIENT TRACKING ON BCAST PREFIX ...``; from then on, every write, deletion or
 expiry of a key under those prefixes, by anyone, pushes an ``invalidate`` message
 to every tracking connection, in the same turn of Redis's event loop that
