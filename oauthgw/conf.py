@@ -46,15 +46,20 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_BREAKER_THRESHOLD": 5,
     "UPSTREAM_BREAKER_COOLDOWN": 30,
     # Password-guessing limits (RFC 6749 section 4.3.2, RFC 6819 section 4.4.3.6):
-    # failed logins per username, client IP and client, counted in a sliding window
-    # of THROTTLE_WINDOW seconds made of THROTTLE_BUCKET-second buckets. At a limit
-    # the gateway answers 429 without calling the upstream. 0 disables a counter.
+    # failed logins counted in a sliding window of THROTTLE_WINDOW seconds made of
+    # THROTTLE_BUCKET-second buckets, per username from one address, per username
+    # from everywhere (the ceiling), per client address and per client. Over a
+    # limit the gateway answers 429 without calling the upstream; the ceiling,
+    # address and client limits do not apply at an address where the username
+    # logged in within THROTTLE_KNOWN_ADDRESS_DAYS. 0 disables a counter.
     # oauthgw/throttling.py says why these numbers.
     "THROTTLE_WINDOW": 900,
     "THROTTLE_BUCKET": 60,
     "THROTTLE_USERNAME_FAILURES": 10,
+    "THROTTLE_USERNAME_CEILING": 100,
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
+    "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
     # Seconds after a rotation during which the rotated refresh token, presented
     # again by its client, is taken for a concurrent duplicate (invalid_grant, the
     # family kept) rather than a replay (the family revoked). 0: every late

@@ -94,6 +94,21 @@ def _redis_counter_add(key: str, delta: int, timeout: float | None) -> int | Non
         return None
 
 
+def _redis_counters_add(deltas: dict[str, int], timeout: float | None) -> dict[str, int]:
+    # One pipelined round trip. Each counter is created with its expiry first
+    # (SET NX), so that even a decrement of one that has just expired leaves
+    # nothing behind for longer than ``timeout``; readers clamp negatives to 0.
+    client = cache._cache.get_client(write=True)
+    pipeline = client.pipeline(transaction=False)
+    expiry = None if timeout is None else max(1, int(timeout))
+    for key, delta in deltas.items():
+        name = cache.make_key(key)
+        pipeline.set(name, 0, nx=True, ex=expiry)
+        pipeline.incrby(name, delta)
+    answers = pipeline.execute()
+    return {key: int(answer) for key, answer in zip(deltas, answers[1::2], strict=True)}
+
+
 # --- The database (no Redis) -------------------------------------------------------
 
 
@@ -169,10 +184,10 @@ def _db_add(key: str, value: Any, timeout: float | None) -> bool:
     return stored == 1
 
 
-def _db_counter_add(key: str, delta: int, timeout: float | None) -> int | None:
+def _db_counter_add(key: str, delta: int, timeout: float | None, *, create: bool = False) -> int | None:
     now = time.time()
     sql = _sql(_alias())
-    if delta > 0:
+    if delta > 0 or create:
         rows = _execute(sql["increment"], [key, "", delta, _expiry(timeout), now, now], fetch=True)
         _wrote()
     else:
@@ -215,6 +230,20 @@ def put(key: str, value: Any, *, timeout: float | None) -> None:
         _db_put(key, value, timeout)
         return
     _redis("set", lambda: cache.set(key, value, timeout=timeout), None)
+
+
+def counters_add(deltas: dict[str, int], *, timeout: float | None) -> dict[str, int]:
+    """Add each delta to its counter in one round trip; return the new values.
+
+    A counter that does not exist (or has expired) starts at 0 and expires after
+    ``timeout`` seconds. Values may go below 0 after a decrement of an expired
+    counter; readers treat that as 0. A Redis failure returns {} (nothing counted).
+    """
+    if not deltas:
+        return {}
+    if not uses_redis():
+        return {key: _db_counter_add(key, delta, timeout, create=True) for key, delta in deltas.items()}
+    return _redis("counters_add", lambda: _redis_counters_add(deltas, timeout), {})
 
 
 def delete_many(keys: list[str]) -> None:

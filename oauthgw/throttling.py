@@ -1,58 +1,53 @@
-"""Failed-login counters that stop password guessing before it reaches the upstream.
+"""Failed-login limits that stop password guessing without letting a guesser lock out anyone else.
 
 RFC 6749 section 4.3.2 requires the token endpoint to protect the password grant
 against brute force; RFC 6819 section 4.4.3.6 lists the means. The gateway counts
-failures per username (per authorization server), per client IP and per client,
-in the shared cache, over a sliding window: ``THROTTLE_WINDOW`` seconds made of
-``THROTTLE_BUCKET``-second buckets, each an atomic counter that expires on its own.
-At a limit the gateway answers 429 ``slow_down`` with ``Retry-After`` (when the
-oldest failures leave the window) and does not call the upstream, so an attacker
-can never drive the upstream's own lockout through the gateway faster than the
-limits allow.
+failed password logins in the shared state (Redis, or the database without it)
+over a sliding window: ``THROTTLE_WINDOW`` seconds made of ``THROTTLE_BUCKET``-second
+buckets, each an atomic counter that expires on its own. Over a limit it answers
+429 ``slow_down`` with ``Retry-After`` (when the oldest failures leave the window)
+and does not call the upstream.
 
-What counts, and where it is checked:
+Four counters, each asking "who does this refuse?":
 
-- The upstream rejecting a username and password (``invalid_grant``) counts on all
-  three counters. A success resets that username's counter; an upstream that gives
-  no clear answer counts nowhere.
-- A failed client authentication (``invalid_client``) counts nowhere. Client
-  secrets are generated with about 760 bits, or typed with at least 32
-  characters, so guessing one is hopeless however fast (RFC 6749 section 2.3.1's
-  brute-force protection is their entropy); counting them would let a client
-  with a stale secret, retrying, lock every user behind its address out.
-- The IP limit is checked first on every token request, any grant: an address
-  that sprays passwords gets nothing else either.
-- The username and client limits are checked after the client has authenticated
-  and may use the password grant, just before the upstream call: a caller without
-  a client's secret cannot touch them, so cannot lock users out through it.
-- A failure is counted when the upstream says no (an atomic increment), so many
-  concurrent logins of one user with the right password all go through; a burst
-  of concurrent guesses can overshoot a limit by the guesses still in flight.
+- **username from one address** (``THROTTLE_USERNAME_FAILURES``, 10): the guesser's
+  own lane. It applies to every attempt and refuses only that username from that
+  address.
+- **username from everywhere** (``THROTTLE_USERNAME_CEILING``, 100): caps a guesser
+  who spreads over many addresses. It does not apply at an address where that
+  exact username logged in successfully within ``THROTTLE_KNOWN_ADDRESS_DAYS``: a
+  guesser elsewhere cannot lock the owner out where the owner usually logs in.
+- **address** (``THROTTLE_IP_FAILURES``, 30): stops one host spraying passwords over
+  many usernames. Same exemption: the people behind a NAT or a partner's backend
+  who have logged in from it before keep logging in while a sprayer shares their
+  address. It applies to the password grant only: refresh and client_credentials
+  requests are never refused for it.
+- **client** (``THROTTLE_CLIENT_FAILURES``, 1000): a ceiling against credential
+  stuffing through one client over many addresses. Same exemption.
 
-Defaults, and why:
+What counts: each attempt reserves its place on the counters that apply before
+the upstream is asked (an atomic increment, undone if it went over), so a burst
+of concurrent guesses cannot overshoot a limit: the upstream sees at most the
+limit, exactly. The reservation stays as a failure when the upstream says no, and
+also when the call fails in a way the input can cause (a timeout, a 5xx, a
+malformed answer): an upstream that answers wrong passwords slowly is no free
+oracle. It is released when the credentials are good, and when nothing was asked
+(an open circuit) or the failure cannot be the input's (connection refused, the
+gateway's own registration refused). A success never erases failures: they
+leave the window as time passes, so a look-alike account's success (``VICTIM7``
+at an upstream where case matters) cannot reset the counters of ``victim7``.
 
-- 10 failures per username in 15 minutes (Okta's default lockout threshold).
-  Someone who mistypes seldom fails ten times in a quarter of an hour; a guesser
-  gets at most 960 tries a day per account, against passwords the upstream's own
-  policy makes strong. Keep it below the upstream's own lockout threshold, so
-  that the gateway throttles before the upstream locks the account.
-- 30 per client IP in 15 minutes: room for a few people behind one address;
-  stops a single host that sprays passwords across many usernames. Raise it for
-  clients behind a large NAT, and set ``TRUSTED_PROXY_COUNT`` behind a proxy, or
-  every user shares the proxy's address.
-- 1000 per client in 15 minutes: a ceiling against credential stuffing spread over
-  many addresses and usernames. Reaching it refuses password logins to all of the
-  client's users, so it must sit well above the busiest client's normal failure
-  rate (about one a second here).
+Usernames are counted by their skeleton: NFKC with case folded, surrounding space
+stripped, and combining marks dropped (so ``victim``, ``VICTIM``, its full-width
+form and ``victim`` with an accent or a variation selector share one count); usernames with
+control or invisible formatting characters are refused before any of this
+(``oauthgw.token_request``). An IPv6 client counts per /64. Identities are stored
+as keyed hashes, never in the clear.
 
-Usernames are compared case-folded and NFKC-normalised (many upstreams ignore
-case, and a guesser must not get five tries per spelling); an IPv6 client counts
-per /64, the block one host usually holds. Identities are stored as keyed hashes,
-never in the clear.
-
-Unknown usernames and wrong passwords are counted and answered alike: the
-upstream decides, and the gateway's answer (status, body, headers) and its own
-work are the same for both; only the upstream's timing can differ.
+Failed client authentications count nowhere: client secrets are generated with
+about 760 bits, or typed with at least 32 characters, so guessing one is
+hopeless however fast; counting them would let a client with a stale secret lock
+every user behind its address out.
 """
 
 import ipaddress
@@ -66,11 +61,14 @@ from django.utils.crypto import salted_hmac
 
 from oauthgw import shared_state
 from oauthgw.conf import gateway_settings
-from oauthgw.near_cache import MISS, NearCache
 
-USERNAME = "username"
+PAIR = "username"  # the username from this address
+USERNAME = "username_everywhere"
 CLIENT_IP = "ip"
 CLIENT = "client"
+# Counters a login from an address known for its username does not answer to.
+_LIFTED_AT_A_KNOWN_ADDRESS = frozenset({USERNAME, CLIENT_IP, CLIENT})
+_DAY = 24 * 3600
 
 
 class Throttled(Exception):
@@ -87,8 +85,20 @@ def _clock() -> float:
     return time.time()
 
 
-def _normalised_username(username: str) -> str:
-    return unicodedata.normalize("NFKC", username).casefold().strip()
+def username_skeleton(username: str) -> str:
+    """What a username is counted as: spellings that look alike count together."""
+    decomposed = unicodedata.normalize("NFKD", username)
+    # Marks (accents, variation selectors) and invisible format characters add nothing a reader sees.
+    kept = "".join(
+        char for char in decomposed if unicodedata.category(char)[0] != "M" and unicodedata.category(char) != "Cf"
+    )
+    return unicodedata.normalize("NFKC", kept.casefold()).strip()
+
+
+def _exact_username(username: str) -> str:
+    # The known-address mark is for this spelling only (case kept): a look-alike
+    # account's success must not vouch for another's address.
+    return unicodedata.normalize("NFKC", username).strip()
 
 
 def _normalised_ip(ip: str) -> str:
@@ -103,6 +113,10 @@ def _normalised_ip(ip: str) -> str:
     return str(address)
 
 
+def _hashed(*parts: str) -> str:
+    return salted_hmac("oauthgw.throttling", "\0".join(parts)).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class _Counter:
     scope: str
@@ -111,10 +125,8 @@ class _Counter:
 
     @cached_property
     def prefix(self) -> str:
-        # One HMAC per counter, not one per bucket key: a password login reads and
-        # writes up to 45 bucket keys.
-        digest = salted_hmac("oauthgw.throttling", f"{self.scope}\0{self.identity}").hexdigest()[:32]
-        return f"oauthgw:throttle:v1:{self.scope}:{digest}"
+        # One HMAC per counter, not one per bucket key.
+        return f"oauthgw:throttle:v2:{self.scope}:{_hashed(self.scope, self.identity)}"
 
 
 def _bucket_seconds() -> int:
@@ -130,7 +142,7 @@ def _ttl() -> int:
 
 
 def _buckets(counter: _Counter, now: float) -> list[tuple[int, str]]:
-    """(bucket index, cache key) for the buckets in the window, oldest first."""
+    """(bucket index, key) for the buckets in the window, oldest first."""
     current = int(now // _bucket_seconds())
     return [(index, f"{counter.prefix}:{index}") for index in range(current - _bucket_count() + 1, current + 1)]
 
@@ -146,131 +158,100 @@ def _retry_after(counts: list[tuple[int, int]], limit: int, now: float) -> int:
     return 1
 
 
-def _counts(buckets: dict[_Counter, list[tuple[int, str]]], stored: dict) -> dict[_Counter, list[tuple[int, int]]]:
-    """Each counter's (bucket index, failures) in the window, from the cache's values."""
-    return {
-        counter: [(index, max(0, int(stored.get(key, 0) or 0))) for index, key in pairs]
-        for counter, pairs in buckets.items()
-    }
-
-
-def _refuse_if_over(counters: list[_Counter], counts: dict[_Counter, list[tuple[int, int]]], now: float) -> None:
-    for counter in counters:
-        if sum(count for _, count in counts[counter]) >= counter.limit:
-            raise Throttled(counter.scope, retry_after=_retry_after(counts[counter], counter.limit, now))
-
-
-# Keyed by a counter's prefix; a bucket key is the prefix, a colon and the bucket's index.
-_addresses_under_limit = NearCache(
-    f"oauthgw:throttle:v1:{CLIENT_IP}:", shared=True, key_of=lambda bucket_key: bucket_key.rpartition(":")[0]
-)
-
-
-def _ip_counter(client_ip: str) -> _Counter:
-    return _Counter(CLIENT_IP, _normalised_ip(client_ip), gateway_settings.THROTTLE_IP_FAILURES)
-
-
-def client_ip_check(client_ip: str) -> None:
-    """Raise ``Throttled`` if this address has failed too often; writes nothing.
-
-    An address found under its limit stays under it until one of its buckets is
-    written (a new failure): the window only loses failures as time passes. So
-    each process remembers "under the limit" (``oauthgw.near_cache``) until Redis
-    reports a write to one of the address's buckets, and most token requests
-    check their address without a round trip.
-    """
-    counter = _ip_counter(client_ip)
-    if counter.limit <= 0 or _addresses_under_limit.get(counter.prefix) is not MISS:
-        return
-    with _addresses_under_limit.filling(counter.prefix) as keep:
-        now = _clock()
-        buckets = {counter: _buckets(counter, now)}
-        stored = shared_state.get_many([key for _, key in buckets[counter]])
-        _refuse_if_over([counter], _counts(buckets, stored), now)
-        keep(True, _ttl())
-
-
 @dataclass
 class PasswordAttempt:
-    """A login that passed the limits; say once how the upstream answered."""
+    """A login that holds its places on the counters; say once how the upstream answered."""
 
-    counter_keys: dict[str, str] = field(default_factory=dict)  # scope -> current bucket key
-    username_keys: list[str] = field(default_factory=list)  # the username's buckets that held failures
+    reserved: list[str] = field(default_factory=list)  # the current bucket keys this attempt added 1 to
+    known_key: str = ""
+    known: bool = False
 
     def rejected(self) -> None:
-        """The upstream refused the credentials: one failure on each counter."""
-        for key in self.counter_keys.values():
-            shared_state.counter_add(key, 1, timeout=_ttl())
+        """The upstream refused the credentials: the reservations stay, as failures."""
+        self.reserved = []
+
+    def faulted(self, *, input_dependent: bool) -> None:
+        """The upstream gave no clear answer; one the input can cause counts as a failure."""
+        if input_dependent:
+            self.reserved = []
+        else:
+            self.abandoned()
 
     def accepted(self) -> None:
-        """The credentials were good: forget the username's failures."""
-        # Only the buckets that held failures when the limits were read: a failure
-        # counted since then is one this success did not see, as if it came after.
-        # In the common case (none) a success writes nothing.
-        if self.username_keys:
-            shared_state.delete_many(self.username_keys)
+        """The credentials were good: not a failure; this address is now known for the username."""
+        self.abandoned()
+        if not self.known:
+            shared_state.put(self.known_key, True, timeout=gateway_settings.THROTTLE_KNOWN_ADDRESS_DAYS * _DAY)
 
     def abandoned(self) -> None:
-        """No verdict (the upstream did not answer): nothing failed."""
+        """Nothing was decided about the credentials: give the places back."""
+        reserved, self.reserved = self.reserved, []
+        shared_state.counters_add(dict.fromkeys(reserved, -1), timeout=_ttl())
 
 
 @dataclass(frozen=True)
 class PasswordLimits:
-    """A login's counters, to be read (``keys``) and then checked (``start``).
+    """A login's counters, to be read (``keys``) and then checked and reserved (``start``).
 
-    Split in two so that the caller can read them in the same round trip as
-    other shared state (the circuit breaker's).
+    Split in two so that the caller reads them in the same round trip as other
+    shared state (the circuit breaker's).
     """
 
     buckets: dict[_Counter, list[tuple[int, str]]]  # the counters in force, each with its window's buckets
+    known_key: str
     now: float
 
     @property
     def keys(self) -> list[str]:
-        return [key for pairs in self.buckets.values() for _, key in pairs]
+        return [self.known_key, *(key for pairs in self.buckets.values() for _, key in pairs)]
 
     def start(self, stored: dict) -> PasswordAttempt:
-        """Raise ``Throttled`` if any counter is at its limit; else the attempt to report back on.
+        """Raise ``Throttled`` if a counter that applies is at its limit; else reserve and return the attempt.
 
-        ``stored`` holds the cache's values for ``keys`` (a key left out has no failures).
+        ``stored`` holds the shared state's values for ``keys`` (a key left out is 0).
         """
-        counts = _counts(self.buckets, stored)
-        _refuse_if_over(list(self.buckets), counts, self.now)
-        return PasswordAttempt(
-            counter_keys={counter.scope: pairs[-1][1] for counter, pairs in self.buckets.items()},
-            username_keys=[
-                key
-                for counter, pairs in self.buckets.items()
-                if counter.scope == USERNAME
-                for (_, key), (_, count) in zip(pairs, counts[counter], strict=True)
-                if count
-            ],
-        )
+        known = bool(stored.get(self.known_key))
+        applying = {
+            counter: pairs
+            for counter, pairs in self.buckets.items()
+            if not (known and counter.scope in _LIFTED_AT_A_KNOWN_ADDRESS)
+        }
+        counts = {
+            counter: [(index, max(0, int(stored.get(key, 0) or 0))) for index, key in pairs]
+            for counter, pairs in applying.items()
+        }
+        # A caller already over a limit is refused on the read alone: it writes nothing.
+        for counter, window in counts.items():
+            if sum(count for _, count in window) >= counter.limit:
+                raise Throttled(counter.scope, retry_after=_retry_after(window, counter.limit, self.now))
+        attempt = PasswordAttempt(known_key=self.known_key, known=known)
+        current = {counter: pairs[-1][1] for counter, pairs in applying.items()}
+        reserved = shared_state.counters_add(dict.fromkeys(current.values(), 1), timeout=_ttl())
+        attempt.reserved = list(reserved)
+        for counter, window in counts.items():
+            # The older buckets as read, this one as it is now with every reservation in it.
+            total = sum(count for _, count in window[:-1]) + reserved.get(current[counter], 0)
+            if total > counter.limit:
+                attempt.abandoned()
+                updated = [*window[:-1], (window[-1][0], reserved.get(current[counter], 0))]
+                raise Throttled(counter.scope, retry_after=_retry_after(updated, counter.limit, self.now))
+        return attempt
 
 
 def password_limits(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordLimits:
     """The failure counters a password login of ``username`` from ``client_ip`` via ``client_id`` must pass."""
+    skeleton = f"{server_name}\0{username_skeleton(username)}"
+    address = _normalised_ip(client_ip)
     counters = (
-        _Counter(
-            USERNAME, f"{server_name}\0{_normalised_username(username)}", gateway_settings.THROTTLE_USERNAME_FAILURES
-        ),
-        _ip_counter(client_ip),
+        _Counter(PAIR, f"{skeleton}\0{address}", gateway_settings.THROTTLE_USERNAME_FAILURES),
+        _Counter(USERNAME, skeleton, gateway_settings.THROTTLE_USERNAME_CEILING),
+        _Counter(CLIENT_IP, address, gateway_settings.THROTTLE_IP_FAILURES),
         _Counter(CLIENT, client_id, gateway_settings.THROTTLE_CLIENT_FAILURES),
     )
     now = _clock()
+    known_key = f"oauthgw:throttle:v2:known:{_hashed('known', server_name, _exact_username(username), address)}"
     return PasswordLimits(
-        buckets={counter: _buckets(counter, now) for counter in counters if counter.limit > 0}, now=now
+        buckets={counter: _buckets(counter, now) for counter in counters if counter.limit > 0},
+        known_key=known_key,
+        now=now,
     )
-
-
-def password_attempt_start(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordAttempt:
-    """Raise ``Throttled`` if any counter is at its limit; else the attempt to report back on.
-
-    Failures are counted when the upstream says no, not reserved up front: many
-    concurrent logins of one user with the right password must all go through. A
-    burst of concurrent wrong guesses can overshoot a limit by the number still in
-    flight, at most the upstream worker pool (``UPSTREAM_MAX_CONCURRENCY``).
-    """
-    limits = password_limits(server_name=server_name, username=username, client_id=client_id, client_ip=client_ip)
-    # One read; a throttled caller writes nothing.
-    return limits.start(shared_state.get_many(limits.keys))

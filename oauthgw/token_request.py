@@ -11,6 +11,7 @@ cost the gateway nothing. Everything here is a clear 400 ``invalid_request``
 
 import base64
 import binascii
+import unicodedata
 from urllib.parse import parse_qsl, unquote_plus
 
 from django.core.exceptions import RequestDataTooBig
@@ -21,6 +22,8 @@ from oauthgw import grants
 from oauthgw.conf import gateway_settings
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Unicode control (Cc) and format (Cf) characters.
+_INVISIBLE = frozenset({"Cc", "Cf"})
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -114,6 +117,12 @@ def _check_password_parameters(parameters: dict[str, str]) -> None:
             raise errors.InvalidRequestError(description=f"The {name} parameter is missing or empty.")
         if len(value) > limit:
             raise errors.InvalidRequestError(description=f"The {name} parameter exceeds {limit} characters.")
+    if any(unicodedata.category(char) in _INVISIBLE for char in parameters["username"]):
+        # Zero-width spaces, bidi controls, CR/LF: no one types them into a username,
+        # and each would make a look-alike of someone else's (PRECIS disallows them).
+        raise errors.InvalidRequestError(
+            description="The username must not contain control or invisible formatting characters."
+        )
 
 
 def describe_token_request(request: HttpRequest) -> tuple[str, str, str]:

@@ -7,9 +7,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.models import get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauthgw import grants, throttling
+from oauthgw import grants
 from oauthgw.client_ip import client_ip
-from oauthgw.errors import SlowDownError, oauth_error_response, token_endpoint_response
+from oauthgw.errors import oauth_error_response, token_endpoint_response
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
 from oauthgw.outcomes import TokenOutcome, outcome_of, token_request_finished
 from oauthgw.token_request import check_token_request, describe_token_request
@@ -26,7 +26,7 @@ class TokenView(OAuthEndpointView):
         started = time.monotonic()
         address = client_ip(request.META)
         try:
-            response = self._respond(request, address)
+            response = self._respond(request)
         except DATABASE_UNAVAILABLE as exc:
             # Answered here rather than by the middleware, so audit and metrics still count it.
             logger.warning("database unavailable during a token request: %s", exc)
@@ -40,16 +40,7 @@ class TokenView(OAuthEndpointView):
         self._announce(request, response, outcome, address, time.monotonic() - started)
         return response
 
-    def _respond(self, request, address: str):
-        try:
-            # Before any other work: an address that keeps failing costs one cache read.
-            throttling.client_ip_check(address)
-        except throttling.Throttled as exc:
-            return oauth_error_response(
-                SlowDownError(
-                    retry_after=exc.retry_after, description="Too many failed attempts from this address; try later."
-                )
-            )
+    def _respond(self, request):
         try:
             check_token_request(request)
         except errors.OAuth2Error as error:

@@ -83,20 +83,24 @@ def test_an_upstream_fault_is_still_503_while_the_cache_is_down(post_token, upst
     assert response.status_code == 503
 
 
+def start_login():
+    limits = throttling.password_limits(
+        server_name="default", username=USERNAME, client_id="app", client_ip="192.0.2.1"
+    )
+    return limits.start(shared_state.get_many(limits.keys))
+
+
 def test_breaker_and_throttle_report_nothing_rather_than_fail(redis_down, caplog):
     caplog.set_level(logging.ERROR)
     assert circuit_breaker.breaker_state("default") == "closed"
-    throttling.client_ip_check("192.0.2.1")
-    attempt = throttling.password_attempt_start(
-        server_name="default", username=USERNAME, client_id="app", client_ip="192.0.2.1"
-    )
+    attempt = start_login()
     attempt.rejected()
 
 
 def test_a_hung_cache_costs_one_socket_timeout_then_is_left_alone(redis_hung):
     started = time.monotonic()
     for _ in range(5):
-        throttling.client_ip_check("192.0.2.1")
+        start_login().accepted()
         assert circuit_breaker.breaker_state("default") == "closed"
     assert time.monotonic() - started < SOCKET_TIMEOUT * 2 + 0.5
 
@@ -104,7 +108,7 @@ def test_a_hung_cache_costs_one_socket_timeout_then_is_left_alone(redis_hung):
 def test_a_cache_outage_is_logged_once_per_backoff(redis_down, caplog):
     caplog.set_level(logging.ERROR, logger="oauthgw.shared_state")
     for _ in range(10):
-        throttling.client_ip_check("192.0.2.1")
+        start_login().accepted()
     assert len(caplog.records) == 1
 
 
