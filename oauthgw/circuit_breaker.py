@@ -1,32 +1,47 @@
-"""A circuit breaker per external authorization server, shared by every worker through the cache.
+"""A circuit breaker per external authorization server that no single caller can trip for everyone.
 
-Closed: requests go to the upstream. Each fault (``UpstreamUnavailable``) adds one
-to a count of consecutive faults; each clear answer, a rejected password included,
-sets it back to zero (if faults were counted when its call was admitted: a call
-in flight while another fails has no order with it, and the check costs no cache
-access in the common case). At ``UPSTREAM_BREAKER_THRESHOLD`` the circuit opens: for
-``UPSTREAM_BREAKER_COOLDOWN`` seconds the gateway answers 503 at once, with the
-remaining cool-down as ``Retry-After``, and leaves the upstream alone to recover.
+Closed: password checks go to the upstream. Each fault of a check
+(``UpstreamUnavailable``) adds one to a count of consecutive faults; each clear
+answer, a rejected password included, sets it back to zero. At
+``UPSTREAM_BREAKER_THRESHOLD`` the breaker does not take the callers' word for an
+outage (the request that got there has its 503 at once; the rest runs in the
+background): a fault may be the caller's own doing (a username the upstream chokes
+on, a password it answers slowly), and one caller must not cut every other
+client's users off. It asks the upstream itself with a **probe**: a password-grant
+request for a random username that cannot exist and no password
+(``upstream.probe_token_endpoint``), which no caller can shape. If the probe gets
+a token endpoint's clear "no", the upstream is healthy and the faults were the
+callers' (they count against their own failure limits, ``oauthgw.throttling``):
+the count starts again. If the probe fails too, the upstream is down for
+everyone, and the circuit opens: for ``UPSTREAM_BREAKER_COOLDOWN`` seconds the
+gateway answers 503 at once, with the remaining cool-down as ``Retry-After``, and
+leaves the upstream alone to recover.
 
-Half-open: once the cool-down is over, the first request to claim the trial (an
-atomic ``cache.add``) goes through while every other one is still refused. A clear
-answer to the trial closes the circuit; a fault opens it for another cool-down.
+After the cool-down the circuit is half-open: the first request to claim the
+probe (an atomic ``add``) probes again while every other one is still refused. A
+clear answer closes the circuit and that request goes on; a failure opens it for
+another cool-down.
 
-The state lives in the cache (Redis when ``REDIS_URL`` is set), so all worker
-processes and gateway instances share one circuit per server, and it is written
-with atomic operations only. Times are wall-clock seconds stored as values; cache
-expiry only cleans up.
+The state lives in the shared state (Redis, or the database without it), so all
+worker processes and gateway instances share one circuit per server, written with
+atomic operations only. Times are wall-clock seconds stored as values; expiry only
+cleans up.
 """
 
 import logging
 import math
+import os
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+
+from django.db import connections
 
 from oauthgw import shared_state
 from oauthgw.conf import gateway_settings
-from oauthgw.upstream import UpstreamUnavailable
+from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable, probe_token_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +67,15 @@ def _clock() -> float:
 
 
 def _key(server_name: str, part: str) -> str:
-    return f"oauthgw:breaker:v1:{server_name}:{part}"
+    return f"oauthgw:breaker:v2:{server_name}:{part}"
 
 
 def _enabled() -> bool:
     return gateway_settings.UPSTREAM_BREAKER_THRESHOLD > 0
 
 
-def _trial_ttl() -> int:
-    # A trial that never reports back (its worker died) frees the claim after
-    # the longest time an upstream call may take.
-    return math.ceil(gateway_settings.UPSTREAM_TIMEOUT) + 2
-
-
 def breaker_state(server_name: str) -> str:
-    """``"closed"``, ``"open"`` or ``"half_open"`` for the named authorization server."""
+    """``"closed"``, ``"open"`` or ``"half_open"`` (cool-down over, not probed yet) for the named server."""
     opened_until = shared_state.get(_key(server_name, "opened_until"))
     if opened_until is None:
         return CLOSED
@@ -74,97 +83,136 @@ def breaker_state(server_name: str) -> str:
 
 
 def breaker_keys(server_name: str) -> list[str]:
-    """The cache keys ``circuit_breaker`` reads before a call, for a caller that reads them with others."""
+    """The keys ``circuit_breaker`` reads before a call, for a caller that reads them with others."""
     if not _enabled():
         return []
     return [_key(server_name, "opened_until"), _key(server_name, "failures")]
 
 
-def _admit(server_name: str, stored: dict) -> bool:
-    """Let the call through (True when it is the half-open trial) or raise ``CircuitOpen``."""
-    opened_until = stored.get(_key(server_name, "opened_until"))
+def _probe_answers(server: UpstreamConfig) -> bool | None:
+    """Whether the upstream answers a probe like a token endpoint; None if another request is probing."""
+    probe_key = _key(server.name, "probe")
+    # A probe whose worker died frees the claim after the longest a call may take.
+    if not shared_state.add(probe_key, 1, timeout=math.ceil(server.timeout) + 2):
+        return None
+    try:
+        probe = probe_token_endpoint(server)
+    finally:
+        shared_state.delete_many([probe_key])
+    if probe.verdict != "ok":
+        logger.warning(
+            "authorization server %s failed the breaker's probe: %s %s", server.name, probe.verdict, probe.detail
+        )
+    return probe.verdict == "ok"
+
+
+def _cooldown() -> int:
+    return gateway_settings.UPSTREAM_BREAKER_COOLDOWN
+
+
+def _admit(server: UpstreamConfig, stored: dict) -> None:
+    """Let the call through or raise ``CircuitOpen``; a half-open circuit is probed first."""
+    opened_until = stored.get(_key(server.name, "opened_until"))
     if opened_until is None:
-        return False
+        return
     remaining = opened_until - _clock()
     if remaining > 0:
-        raise CircuitOpen(server_name, retry_after=math.ceil(remaining))
-    if shared_state.add(_key(server_name, "trial"), 1, timeout=_trial_ttl()):
-        logger.info("circuit for authorization server %s half-open: sending one trial request", server_name)
-        return True
-    raise CircuitOpen(server_name, retry_after=1)
+        raise CircuitOpen(server.name, retry_after=math.ceil(remaining))
+    answers = _probe_answers(server)
+    if answers is None:
+        raise CircuitOpen(server.name, retry_after=1)
+    if not answers:
+        shared_state.put(_key(server.name, "opened_until"), _clock() + _cooldown(), timeout=_STATE_TTL)
+        logger.warning("circuit for authorization server %s stays open for another %ss", server.name, _cooldown())
+        raise CircuitOpen(server.name, retry_after=_cooldown())
+    shared_state.delete_many([_key(server.name, "failures"), _key(server.name, "opened_until")])
+    logger.warning("circuit for authorization server %s closed: it answers again", server.name)
 
 
-def _open(server_name: str) -> None:
-    shared_state.put(
-        _key(server_name, "opened_until"), _clock() + gateway_settings.UPSTREAM_BREAKER_COOLDOWN, timeout=_STATE_TTL
-    )
-
-
-def _record_fault(server_name: str, *, trial: bool, cause: str) -> None:
-    failures = shared_state.counter_add(_key(server_name, "failures"), 1, timeout=_STATE_TTL)
-    cooldown = gateway_settings.UPSTREAM_BREAKER_COOLDOWN
-    if trial:
-        _open(server_name)
-        shared_state.delete_many([_key(server_name, "trial")])
-        logger.warning(
-            "circuit for authorization server %s re-opened: the trial request failed (%s); 503 for %ss",
-            server_name,
-            cause,
-            cooldown,
-        )
-        return
+def _record_fault(server: UpstreamConfig, cause: str) -> None:
+    failures = shared_state.counter_add(_key(server.name, "failures"), 1, timeout=_STATE_TTL)
     if failures is None or failures < gateway_settings.UPSTREAM_BREAKER_THRESHOLD:
         return
-    opened_until = _clock() + cooldown
-    # add, not set: of the requests that fail together, one opens the circuit and says so.
-    if shared_state.add(_key(server_name, "opened_until"), opened_until, timeout=_STATE_TTL):
+    # In the background: the request that counted the fault has its 503 already and
+    # must not wait for the probe as well (a silent upstream takes the whole timeout).
+    _in_background(_probe_before_opening, server, failures, cause)
+
+
+def _probe_before_opening(server: UpstreamConfig, failures: int, cause: str) -> None:
+    answers = _probe_answers(server)
+    if answers is None:
+        return
+    if answers:
+        shared_state.delete_many([_key(server.name, "failures")])
         logger.warning(
-            "circuit for authorization server %s opened after %s consecutive faults (last: %s); 503 for %ss",
-            server_name,
+            "authorization server %s: %s consecutive faults (last: %s) but it answers the probe; not opening: "
+            "the faults came from what was asked",
+            server.name,
             failures,
             cause,
-            cooldown,
+        )
+        return
+    # add, not put: of the requests that fail together, one opens the circuit and says so.
+    if shared_state.add(_key(server.name, "opened_until"), _clock() + _cooldown(), timeout=_STATE_TTL):
+        logger.warning(
+            "circuit for authorization server %s opened after %s consecutive faults (last: %s); 503 for %ss",
+            server.name,
+            failures,
+            cause,
+            _cooldown(),
         )
 
 
-def _record_answer(server_name: str, *, trial: bool, seen_faults: bool) -> None:
-    if not trial and not seen_faults:
-        # Nothing was recorded when the call was admitted, so nothing to reset: a
-        # fault recorded since then is one this answer did not see, as if it came
-        # after. The common case costs no cache access at all.
-        return
-    failures_key, opened_key = _key(server_name, "failures"), _key(server_name, "opened_until")
-    # Writes only to close.
-    state = shared_state.get_many([failures_key, opened_key])
-    if not state and not trial:
-        return
-    shared_state.delete_many([failures_key, opened_key, _key(server_name, "trial")])
-    if opened_key in state:
-        logger.warning("circuit for authorization server %s closed: it answers again", server_name)
+_probes: ThreadPoolExecutor | None = None
+_probes_pid: int | None = None
+_probes_lock = threading.Lock()
+
+
+def _in_background(function, *args) -> None:
+    """Run ``function`` in this process's probe thread (the seam tests replace to run it at once)."""
+    global _probes, _probes_pid
+    with _probes_lock:
+        # Again after a fork: a gunicorn worker must not share its parent's threads.
+        if _probes is None or _probes_pid != os.getpid():
+            _probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="breaker-probe")
+            _probes_pid = os.getpid()
+        _probes.submit(_logged_on_failure, function, *args)
+
+
+def _logged_on_failure(function, *args) -> None:
+    try:
+        function(*args)
+    except Exception:
+        logger.exception("the circuit breaker's probe failed")
+    finally:
+        # A probe thread holds its own database connection (the state without Redis).
+        connections.close_all()
+
+
+def _record_answer(server: UpstreamConfig, *, seen_faults: bool) -> None:
+    if seen_faults:
+        # Only when faults were counted as the call was admitted: the common case
+        # costs no write. A fault counted since is one this answer did not see.
+        shared_state.delete_many([_key(server.name, "failures")])
 
 
 @contextmanager
-def circuit_breaker(server_name: str, *, stored: dict | None = None) -> Iterator[None]:
+def circuit_breaker(server: UpstreamConfig, *, stored: dict | None = None) -> Iterator[None]:
     """Guard one upstream call: refuse it while the circuit is open, record how it went.
 
     Raises ``CircuitOpen`` instead of running the block; lets the block's own
-    ``UpstreamUnavailable`` through after counting it. ``stored``: the cache's
-    values for ``breaker_keys(server_name)`` if the caller has just read them.
+    ``UpstreamUnavailable`` through after counting it. ``stored``: the shared
+    state's values for ``breaker_keys(server.name)`` if the caller has just read them.
     """
     if not _enabled():
         yield
         return
     if stored is None:
-        stored = shared_state.get_many(breaker_keys(server_name))
-    trial = _admit(server_name, stored)
+        stored = shared_state.get_many(breaker_keys(server.name))
+    _admit(server, stored)
     try:
         yield
     except UpstreamUnavailable as exc:
-        _record_fault(server_name, trial=trial, cause=exc.kind)
+        _record_fault(server, exc.kind)
         raise
-    except BaseException:
-        # Not the upstream's fault (a bug, a cancelled request): give the trial back.
-        if trial:
-            shared_state.delete_many([_key(server_name, "trial")])
-        raise
-    _record_answer(server_name, trial=trial, seen_faults=any(key in stored for key in breaker_keys(server_name)))
+    _record_answer(server, seen_faults=_key(server.name, "failures") in stored)

@@ -32,7 +32,7 @@ TOKEN_LATENCY = Histogram(
 
 THROTTLED_OUTCOME = "throttled"
 # Circuit-breaker states as numbers for a gauge: alerting on > 0 catches both.
-BREAKER_STATES = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def _grant_label(grant_type: str) -> str:

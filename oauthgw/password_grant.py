@@ -12,7 +12,7 @@ from oauthgw.authorization_servers import authorization_server_for
 from oauthgw.circuit_breaker import CircuitOpen, breaker_keys, circuit_breaker
 from oauthgw.conf import gateway_settings
 from oauthgw.fingerprints import fingerprint
-from oauthgw.resource_owners import resource_owner_upsert
+from oauthgw.resource_owners import resource_owner_subject, resource_owner_upsert
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +23,11 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
     Raises ``throttling.Throttled`` when this username, address or client failed
     too often recently, and ``upstream.UpstreamUnavailable`` when the upstream gives
     no clear answer (``CircuitOpen`` when the breaker did not even ask it): an
-    outage must never look like a wrong password. Neither contacts the upstream
-    more than once.
+    outage must never look like a wrong password. The credentials reach the
+    upstream at most once (the breaker may add a probe, which carries none).
+
+    The resource owner is who the upstream vouched for: its ``sub`` when its
+    answer has one, else the username in one normalised form.
     """
     server = authorization_server_for(client)
     limits = throttling.password_limits(
@@ -44,7 +47,7 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
         )
         raise
     try:
-        with circuit_breaker(server.name, stored=stored):
+        with circuit_breaker(server, stored=stored):
             verdict = upstream.verify_password(
                 server,
                 username=username,
@@ -58,7 +61,8 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
         logger.debug("%s (client %s)", exc, client.client_id)
         raise
     except upstream.UpstreamUnavailable as exc:
-        attempt.abandoned()
+        # A fault the request itself may have caused counts against its limits.
+        attempt.faulted(input_dependent=exc.input_dependent)
         logger.warning("authorization server %s unavailable (client %s): %s", server.name, client.client_id, exc)
         raise
     except BaseException:
@@ -75,4 +79,8 @@ def resource_owner_authenticate(*, client, username: str, password: str, client_
         )
         return None
     attempt.accepted()
-    return resource_owner_upsert(authorization_server=server.name, subject=username)
+    return resource_owner_upsert(
+        authorization_server=server.name,
+        subject=verdict.subject or resource_owner_subject(username),
+        username=verdict.username or username.strip(),
+    )

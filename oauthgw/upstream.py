@@ -12,6 +12,7 @@ too large) raises ``UpstreamUnavailable``.
 """
 
 import base64
+import binascii
 import functools
 import json
 import os
@@ -64,11 +65,24 @@ class UpstreamConfig:
 
 @dataclass(frozen=True)
 class UpstreamVerdict:
-    """The authorization server's clear answer about a username and password."""
+    """The authorization server's clear answer about a username and password.
+
+    With an acceptance, ``subject`` and ``username`` are what the server said about
+    whom it vouched for, when its answer says (its ``sub``, its ``preferred_username``
+    or ``username``), else None.
+    """
 
     accepted: bool
     status: int
     latency: float
+    subject: str | None = None
+    username: str | None = None
+
+
+# Faults the request's own content can cause (a username the server chokes on, a
+# password it answers slowly): they count against that request's limits. The
+# others (connection refused, the gateway's registration refused) cannot.
+INPUT_DEPENDENT_FAULTS = frozenset({"timeout", "status", "malformed", "too_large"})
 
 
 class UpstreamUnavailable(Exception):
@@ -78,6 +92,10 @@ class UpstreamUnavailable(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+    @property
+    def input_dependent(self) -> bool:
+        return self.kind in INPUT_DEPENDENT_FAULTS
 
 
 class _Transport:
@@ -212,6 +230,9 @@ def _post_form(
             proxies=route.proxies,
         ) as response:
             return response.status_code, _read_capped(response, limit=config.max_response_bytes, deadline=deadline)
+    except requests.ConnectTimeout as exc:
+        # Before the request was sent: the server is not reachable, whatever was asked.
+        raise UpstreamUnavailable("connection", type(exc).__name__) from exc
     except requests.Timeout as exc:
         raise UpstreamUnavailable("timeout", type(exc).__name__) from exc
     except requests.ConnectionError as exc:
@@ -220,11 +241,34 @@ def _post_form(
         raise UpstreamUnavailable("transport", type(exc).__name__) from exc
 
 
+def _jwt_claims(value) -> dict:
+    """The payload of a compact JWT, unverified, or {}: the server's own token, read for its ``sub``."""
+    if not isinstance(value, str) or value.count(".") != 2:
+        return {}
+    payload = value.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _identity(document: dict) -> tuple[str | None, str | None]:
+    """(subject, username) the token response says it vouched for: its own members, an ID token, a JWT access token."""
+    for claims in (document, _jwt_claims(document.get("id_token")), _jwt_claims(document.get("access_token"))):
+        subject = claims.get("sub")
+        if isinstance(subject, str | int) and str(subject).strip():
+            username = claims.get("preferred_username") or claims.get("username")
+            return str(subject).strip(), username if isinstance(username, str) and username.strip() else None
+    return None, None
+
+
 def _post_password_grant(
     config: UpstreamConfig, adapter: HTTPAdapter, form: dict, headers: dict, deadline: float
-) -> tuple[bool, int]:
+) -> tuple[bool, int, tuple[str | None, str | None]]:
     status, body = _post_form(config, adapter, form, headers, deadline)
-    return _classify(status, body), status
+    accepted = _classify(status, body)
+    return accepted, status, _identity(_json_object(body) or {}) if accepted else (None, None)
 
 
 def verify_password(
@@ -249,7 +293,7 @@ def verify_password(
     future = transport.executor.submit(_post_password_grant, config, transport.adapter, form, headers, deadline)
     try:
         try:
-            accepted, status = future.result(timeout=config.timeout)
+            accepted, status, (subject, username) = future.result(timeout=config.timeout)
         except FutureTimeout as exc:
             future.cancel()
             raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
@@ -258,7 +302,9 @@ def verify_password(
         raise
     finally:
         UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
-    return UpstreamVerdict(accepted=accepted, status=status, latency=time.monotonic() - started)
+    return UpstreamVerdict(
+        accepted=accepted, status=status, latency=time.monotonic() - started, subject=subject, username=username
+    )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from oauthgw import circuit_breaker
 from tests.factories import ApplicationFactory
 from tests.support.processes import dev_authorization_server
 
@@ -44,6 +45,19 @@ def _empty_shared_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _breaker_probes_at_once(request, monkeypatch):
+    """The breaker probes in a background thread; a test inside a transaction cannot share it.
+
+    Such tests run the probe at once instead. Tests with committed data (a live
+    server, ``transactional_db``) keep the background thread, as production does.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    committed = {"live_server", "transactional_db"} & set(request.fixturenames)
+    if not committed and not (marker and marker.kwargs.get("transaction")):
+        monkeypatch.setattr(circuit_breaker, "_in_background", lambda function, *args: function(*args))
 
 
 @pytest.fixture(scope="session")

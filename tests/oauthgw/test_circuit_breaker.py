@@ -1,7 +1,8 @@
-"""The circuit breaker: it opens after consecutive faults, refuses at once, tries once, closes.
+"""The circuit breaker: consecutive faults make it probe; only a failed probe opens it.
 
-Time is moved through the module's clock seam; the state lives in the test cache
-(emptied around every test).
+Time is moved through the module's clock seam; the probe is replaced by a fake
+whose answer each test chooses, except in the token-endpoint tests at the end,
+where it goes to the stubbed upstream like every other call.
 """
 
 import logging
@@ -11,15 +12,16 @@ import pytest
 
 from oauthgw import circuit_breaker
 from oauthgw.circuit_breaker import CircuitOpen, breaker_state
-from oauthgw.upstream import UpstreamUnavailable
+from oauthgw.upstream import UpstreamConfig, UpstreamProbe, UpstreamUnavailable
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
 # Shared state is in the database without Redis.
 pytestmark = pytest.mark.django_db
 
-SERVER = "primary"
 THRESHOLD = 3
 COOLDOWN = 30
+PRIMARY = UpstreamConfig(name="primary", token_url="http://primary.test/token", client_id="gw")
+SECONDARY = UpstreamConfig(name="secondary", token_url="http://secondary.test/token", client_id="gw")
 
 
 @pytest.fixture(autouse=True)
@@ -42,159 +44,183 @@ def clock(monkeypatch):
     return Clock
 
 
-def call(server: str = SERVER, *, fault: bool = False) -> bool:
+@pytest.fixture
+def probe(monkeypatch):
+    """The breaker's probe, answering ``probe.verdict`` ("unreachable" unless a test says otherwise)."""
+
+    class Probe:
+        verdict = "unreachable"
+        servers: list[str] = []
+
+        @classmethod
+        def run(cls, server):
+            cls.servers.append(server.name)
+            return UpstreamProbe(cls.verdict, 0.001, status=401 if cls.verdict == "ok" else None)
+
+    Probe.servers = []
+    monkeypatch.setattr(circuit_breaker, "probe_token_endpoint", Probe.run)
+    return Probe
+
+
+def call(server: UpstreamConfig = PRIMARY, *, fault: str | None = None) -> bool:
     """One guarded upstream call; True if the block ran (the upstream was asked)."""
     ran = False
     with circuit_breaker.circuit_breaker(server):
         ran = True
         if fault:
-            raise UpstreamUnavailable("connection", "ConnectionError")
+            raise UpstreamUnavailable(fault, "a fault")
     return ran
 
 
-def fail(times: int, server: str = SERVER) -> None:
+def fail(times: int, server: UpstreamConfig = PRIMARY, kind: str = "connection") -> None:
     for _ in range(times):
         with pytest.raises(UpstreamUnavailable) as caught:
-            call(server, fault=True)
+            call(server, fault=kind)
         assert not isinstance(caught.value, CircuitOpen)
 
 
-def test_a_new_circuit_is_closed():
-    assert breaker_state(SERVER) == "closed"
+def test_a_new_circuit_is_closed(probe):
+    assert breaker_state(PRIMARY.name) == "closed"
     assert call()
+    assert probe.servers == []
 
 
-def test_faults_below_the_threshold_keep_it_closed(clock):
+def test_faults_below_the_threshold_keep_it_closed_and_probe_nothing(clock, probe):
     fail(THRESHOLD - 1)
-    assert breaker_state(SERVER) == "closed"
+    assert breaker_state(PRIMARY.name) == "closed"
     assert call()
+    assert probe.servers == []
 
 
-def test_threshold_consecutive_faults_open_it(clock):
+def test_threshold_faults_and_a_failed_probe_open_it(clock, probe):
     fail(THRESHOLD)
-    assert breaker_state(SERVER) == "open"
+    assert probe.servers == [PRIMARY.name]
+    assert breaker_state(PRIMARY.name) == "open"
 
 
-def test_an_open_circuit_refuses_without_running_the_call_and_says_how_long(clock):
+def test_threshold_faults_that_the_probe_does_not_confirm_leave_it_closed(clock, probe):
+    # One caller's requests make the upstream fail; the upstream answers the probe.
+    probe.verdict = "ok"
+    fail(THRESHOLD * 3, kind="status")
+
+    assert breaker_state(PRIMARY.name) == "closed"
+    assert call()
+    assert probe.servers == [PRIMARY.name] * 3
+
+
+def test_an_open_circuit_refuses_without_running_the_call_and_says_how_long(clock, probe):
     fail(THRESHOLD)
     clock.now += 10
-    ran = []
-    with pytest.raises(CircuitOpen) as caught, circuit_breaker.circuit_breaker(SERVER):
-        ran.append(True)
-    assert ran == []
+
+    with pytest.raises(CircuitOpen) as caught:
+        call()
+
     assert caught.value.retry_after == COOLDOWN - 10
 
 
-def test_a_clear_answer_resets_the_count_of_consecutive_faults(clock):
+def test_a_clear_answer_resets_the_count_of_consecutive_faults(clock, probe):
     fail(THRESHOLD - 1)
     assert call()
     fail(THRESHOLD - 1)
-    assert breaker_state(SERVER) == "closed"
+    assert breaker_state(PRIMARY.name) == "closed"
+    assert probe.servers == []
 
 
-def test_after_the_cooldown_it_is_half_open_and_lets_one_trial_through(clock):
+def test_after_the_cooldown_a_probe_that_answers_closes_it_and_the_call_goes_on(clock, probe):
     fail(THRESHOLD)
     clock.now += COOLDOWN
-    assert breaker_state(SERVER) == "half_open"
+    assert breaker_state(PRIMARY.name) == "half_open"
+    probe.verdict = "ok"
+
     assert call()
 
+    assert breaker_state(PRIMARY.name) == "closed"
 
-def test_while_the_trial_is_in_flight_other_calls_are_refused(clock):
+
+def test_after_the_cooldown_a_failed_probe_opens_it_for_another_cooldown(clock, probe):
     fail(THRESHOLD)
     clock.now += COOLDOWN
-    with circuit_breaker.circuit_breaker(SERVER):
-        with pytest.raises(CircuitOpen):
-            call()
 
-
-def test_a_successful_trial_closes_it(clock):
-    fail(THRESHOLD)
-    clock.now += COOLDOWN
-    assert call()
-    assert breaker_state(SERVER) == "closed"
-    fail(THRESHOLD - 1)
-    assert breaker_state(SERVER) == "closed"
-
-
-def test_a_failed_trial_opens_it_for_another_cooldown(clock):
-    fail(THRESHOLD)
-    clock.now += COOLDOWN
-    fail(1)
-    assert breaker_state(SERVER) == "open"
     with pytest.raises(CircuitOpen) as caught:
         call()
+
     assert caught.value.retry_after == COOLDOWN
-
-
-def test_a_trial_that_breaks_for_another_reason_gives_the_trial_back(clock):
-    fail(THRESHOLD)
-    clock.now += COOLDOWN
-    with pytest.raises(KeyError), circuit_breaker.circuit_breaker(SERVER):
-        raise KeyError("a bug, not the upstream")
-    assert breaker_state(SERVER) == "half_open"
-    assert call()
+    assert breaker_state(PRIMARY.name) == "open"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_only_one_of_many_concurrent_calls_becomes_the_trial(clock):
+def test_only_one_of_many_concurrent_calls_probes(clock, monkeypatch):
+    fail_with = threading.Event()
+    probed = []
+
+    def slow_probe(server):
+        probed.append(server.name)
+        fail_with.wait(5)
+        return UpstreamProbe("ok", 0.001, status=401)
+
+    monkeypatch.setattr(circuit_breaker, "probe_token_endpoint", lambda server: UpstreamProbe("unreachable", 0.001))
+    monkeypatch.setattr(circuit_breaker, "_in_background", lambda function, *args: function(*args))
     fail(THRESHOLD)
     clock.now += COOLDOWN
-    refused = threading.Semaphore(0)
+    monkeypatch.setattr(circuit_breaker, "probe_token_endpoint", slow_probe)
     outcomes = []
 
     def attempt():
         try:
-            with circuit_breaker.circuit_breaker(SERVER):
-                # Hold the trial open until every other call has been turned away.
-                for _ in range(7):
-                    refused.acquire(timeout=5)
-                outcomes.append("trial")
+            call()
+            outcomes.append("ran")
         except CircuitOpen:
             outcomes.append("refused")
-            refused.release()
+            if outcomes.count("refused") == 7:
+                fail_with.set()
 
     threads = [threading.Thread(target=attempt) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert sorted(outcomes) == ["refused"] * 7 + ["trial"]
+    assert sorted(outcomes) == ["ran"] + ["refused"] * 7
+    assert probed == [PRIMARY.name]
 
 
-def test_each_authorization_server_has_its_own_circuit(clock):
-    fail(THRESHOLD, server="primary")
-    assert breaker_state("primary") == "open"
-    assert breaker_state("secondary") == "closed"
-    assert call("secondary")
+def test_each_authorization_server_has_its_own_circuit(clock, probe):
+    fail(THRESHOLD, server=PRIMARY)
+    assert breaker_state(PRIMARY.name) == "open"
+    assert breaker_state(SECONDARY.name) == "closed"
+    assert call(SECONDARY)
 
 
-def test_threshold_zero_disables_the_breaker(clock, settings):
+def test_threshold_zero_disables_the_breaker(clock, probe, settings):
     settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_BREAKER_THRESHOLD": 0}
     fail(THRESHOLD * 3)
-    assert breaker_state(SERVER) == "closed"
+    assert breaker_state(PRIMARY.name) == "closed"
+    assert probe.servers == []
 
 
-def test_opening_and_closing_are_each_logged_once(clock, caplog):
+def test_opening_and_closing_are_each_logged_once(clock, probe, caplog):
     caplog.set_level(logging.INFO, logger="oauthgw.circuit_breaker")
     fail(THRESHOLD)
     with pytest.raises(CircuitOpen):
         call()
     clock.now += COOLDOWN
+    probe.verdict = "ok"
     call()
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
-    assert len(warnings) == 2
-    assert "opened after 3 consecutive faults (last: connection)" in warnings[0]
-    assert "closed" in warnings[1]
+    assert [message for message in warnings if "circuit" in message] == [
+        f"circuit for authorization server primary opened after {THRESHOLD} consecutive faults "
+        f"(last: connection); 503 for {COOLDOWN}s",
+        "circuit for authorization server primary closed: it answers again",
+    ]
 
 
-# --- Through the token endpoint ------------------------------------------------------
+# --- Through the token endpoint, probes and all --------------------------------------
 
 
-def login(post_token, app, password: str = PASSWORD):
-    return post_token({"grant_type": "password", "username": USERNAME, "password": password}, app=app)
+def login(post_token, app, password: str = PASSWORD, username: str = USERNAME, **extra):
+    return post_token({"grant_type": "password", "username": username, "password": password}, app=app, **extra)
 
 
-def test_endpoint_answers_503_at_once_without_calling_the_upstream_once_open(post_token, upstream, make_client):
+def test_an_upstream_failing_everything_opens_it_and_then_nothing_is_sent(post_token, upstream, make_client):
     app = make_client()
     upstream.answers(502)
     for _ in range(THRESHOLD):
@@ -209,6 +235,32 @@ def test_endpoint_answers_503_at_once_without_calling_the_upstream_once_open(pos
     assert 0 < int(response["Retry-After"]) <= COOLDOWN
 
 
+def answer_like_a_token_endpoint(upstream, *, failing_usernames: str = "poison") -> None:
+    """Usernames starting with ``failing_usernames`` get a 500; the probe (no password) an RFC 6749 "no"."""
+
+    def answer(request):
+        if f"username={failing_usernames}" in request.body:
+            return (500, {}, "")
+        if "password=" not in request.body:
+            return (401, {}, '{"error": "invalid_grant"}')
+        return (200, {}, '{"access_token": "upstream", "token_type": "bearer"}')
+
+    upstream.mock.add_callback("POST", upstream.url, callback=answer)
+
+
+def test_one_callers_fault_making_usernames_do_not_open_it_for_everyone(post_token, upstream, make_client, settings):
+    """The upstream chokes on some usernames (500) and answers the rest: other clients keep logging in."""
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_FAILURES": 0, "THROTTLE_CLIENT_FAILURES": 0}
+    attacker, victim = make_client(), make_client()
+    answer_like_a_token_endpoint(upstream)
+
+    for n in range(THRESHOLD * 4):
+        assert login(post_token, attacker, username=f"poison-{n}", REMOTE_ADDR="203.0.113.9").status_code == 503
+
+    assert breaker_state("default") == "closed"
+    assert login(post_token, victim, REMOTE_ADDR="198.51.100.20").status_code == 200
+
+
 def test_rejected_passwords_do_not_open_the_circuit(post_token, upstream, make_client, settings):
     settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_USERNAME_FAILURES": 0, "THROTTLE_IP_FAILURES": 0}
     app = make_client()
@@ -218,13 +270,14 @@ def test_rejected_passwords_do_not_open_the_circuit(post_token, upstream, make_c
     assert breaker_state("default") == "closed"
 
 
-def test_endpoint_recovers_through_one_trial_after_the_cooldown(post_token, upstream, make_client, clock):
+def test_endpoint_recovers_through_one_probe_after_the_cooldown(post_token, upstream, make_client, clock):
     app = make_client()
     upstream.answers(500)
     for _ in range(THRESHOLD):
         login(post_token, app)
+    assert breaker_state("default") == "open"
     upstream.mock.reset()
-    upstream.accepts()
+    answer_like_a_token_endpoint(upstream)
     clock.now += COOLDOWN
 
     response = login(post_token, app)

@@ -69,9 +69,13 @@ def run_outage(login, upstream, *, stop, restart, fault_latency: float) -> None:
         assert login()[0].status_code == 200
 
     stop()
-    # The first faults each cost at most the upstream timeout; they open the circuit.
+    # The first faults each cost at most the upstream timeout; then the breaker's
+    # probe, in the background, finds the upstream down too and opens the circuit.
     for _ in range(THRESHOLD):
         assert_fast_503(*login(), limit=fault_latency)
+    deadline = time.monotonic() + TIMEOUT + 1
+    while breaker_state("default") != "open" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert breaker_state("default") == "open"
     # With the circuit open the gateway answers at once.
     for _ in range(5):
