@@ -36,7 +36,7 @@ class HelloWorldView(APIView):
         return Response(
             {
                 "message": "Hello, World!",
-                "username": owner.subject if owner else None,
+                "username": owner.username or owner.subject if owner else None,
                 "client_id": request.auth.application.client_id,
             }
         )

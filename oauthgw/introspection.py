@@ -15,7 +15,8 @@ def _owner_claims(token) -> dict:
     claims = {"client_id": token.application.client_id}
     owner = getattr(token.user, "resource_owner", None) if token.user_id else None
     if owner is not None:
-        claims["username"] = owner.subject
+        claims["username"] = owner.username or owner.subject
+        claims["sub"] = owner.subject
     return claims
 
 

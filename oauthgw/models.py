@@ -162,8 +162,8 @@ class ResourceOwner(models.Model):
 
     Tokens need a user row; this shadow user has an unusable password and no staff
     flag, so it can never log in anywhere. The pair (authorization server,
-    subject) identifies the person; the username the upstream accepted is the
-    subject.
+    subject) identifies the person: the server's ``sub``, or the normalised
+    username when it names none (``oauthgw.resource_owners``).
     """
 
     user = models.OneToOneField(
@@ -171,6 +171,9 @@ class ResourceOwner(models.Model):
     )
     authorization_server = models.CharField(max_length=255)
     subject = models.CharField(max_length=512)
+    username = models.CharField(
+        max_length=512, blank=True, default="", help_text="As the server named the owner, or as last logged in with."
+    )
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
 
@@ -180,7 +183,7 @@ class ResourceOwner(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.username or self.subject
 
 
 class AuditEvent(models.Model):

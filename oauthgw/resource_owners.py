@@ -1,7 +1,18 @@
-"""Shadow users for the resource owners that external authorization servers vouch for."""
+"""Shadow users for the resource owners that external authorization servers vouch for.
+
+A resource owner is identified by what its authorization server vouched for: the
+``sub`` of the server's answer when it has one (its own members, an ID token or a
+JWT access token), else the username in one normalised form
+(``resource_owner_subject``: NFKC, surrounding space stripped, case folded), so
+``ABC123`` and `` abc123`` at a server that ignores case are one person whose
+tokens one revocation reaches. A server where case tells two people apart should
+return ``sub``. The username shown (HelloWorld, the admin) is the server's
+``preferred_username``/``username`` claim, else the one last logged in with.
+"""
 
 import functools
 import hashlib
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -12,6 +23,11 @@ from oauthgw.models import ResourceOwner
 
 # Writing last_seen on every login would cost a write per token request.
 LAST_SEEN_PRECISION = timedelta(minutes=1)
+
+
+def resource_owner_subject(username: str) -> str:
+    """The identity of a username when the upstream names none."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
 def shadow_username(*, authorization_server: str, subject: str) -> str:
@@ -25,15 +41,19 @@ def shadow_username(*, authorization_server: str, subject: str) -> str:
 def _lookup_sql(alias: str) -> str:
     quote = connections[alias].ops.quote_name
     meta = ResourceOwner._meta
-    user, last_seen, server, subject = (
-        quote(meta.get_field(name).column) for name in ("user", "last_seen", "authorization_server", "subject")
+    user, last_seen, username, server, subject = (
+        quote(meta.get_field(name).column)
+        for name in ("user", "last_seen", "username", "authorization_server", "subject")
     )
     # Only identifiers from the model's metadata are interpolated; values are parameters.
-    return f"SELECT {user}, {last_seen} < %s FROM {quote(meta.db_table)} WHERE {server} = %s AND {subject} = %s"  # noqa: S608
+    return (
+        f"SELECT {user}, {last_seen} < %s, {username} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {server} = %s AND {subject} = %s"
+    )
 
 
-def _known_owner(*, authorization_server: str, subject: str, seen_before: datetime) -> tuple[int, bool] | None:
-    """(user id, whether it was last seen before ``seen_before``) of a known resource owner, else None.
+def _known_owner(*, authorization_server: str, subject: str, seen_before: datetime) -> tuple[int, bool, str] | None:
+    """(user id, whether it was last seen before ``seen_before``, username) of a known owner, else None.
 
     This runs on every password login: one indexed SELECT of two values, without
     the ORM's query compilation (about three quarters of the CPU of the
@@ -47,11 +67,11 @@ def _known_owner(*, authorization_server: str, subject: str, seen_before: dateti
             [connection.ops.adapt_datetimefield_value(seen_before), authorization_server, subject],
         )
         row = cursor.fetchone()
-    return None if row is None else (row[0], bool(row[1]))
+    return None if row is None else (row[0], bool(row[1]), row[2])
 
 
-def resource_owner_upsert(*, authorization_server: str, subject: str):
-    """Return the user row for this subject, creating it on first sight.
+def resource_owner_upsert(*, authorization_server: str, subject: str, username: str = ""):
+    """Return the user row for this subject, creating it on first sight; remember its latest ``username``.
 
     A known owner's user comes back with only its primary key loaded (what a
     token row needs); any other field loads from the database when read.
@@ -60,10 +80,11 @@ def resource_owner_upsert(*, authorization_server: str, subject: str):
     known = _known_owner(
         authorization_server=authorization_server, subject=subject, seen_before=now - LAST_SEEN_PRECISION
     )
+    username = username or subject
     if known is not None:
-        user_id, stale = known
-        if stale:
-            ResourceOwner.objects.filter(pk=user_id).update(last_seen=now)
+        user_id, stale, known_username = known
+        if stale or known_username != username:
+            ResourceOwner.objects.filter(pk=user_id).update(last_seen=now, username=username)
         user_model = get_user_model()
         return user_model.from_db(router.db_for_read(user_model), [user_model._meta.pk.attname], [user_id])
     try:
@@ -73,7 +94,7 @@ def resource_owner_upsert(*, authorization_server: str, subject: str):
                 password=None,  # unusable: a shadow user can never log in
             )
             ResourceOwner.objects.create(
-                user=user, authorization_server=authorization_server, subject=subject, last_seen=now
+                user=user, authorization_server=authorization_server, subject=subject, username=username, last_seen=now
             )
             return user
     except IntegrityError:

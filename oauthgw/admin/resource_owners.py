@@ -14,10 +14,10 @@ _ACCESS_TOKENS = "user__oauth2_provider_accesstoken"
 
 @admin.register(ResourceOwner)
 class ResourceOwnerAdmin(admin.ModelAdmin):
-    list_display = ("subject", "authorization_server", "first_seen", "last_seen", "tokens")
-    search_fields = ("subject",)
+    list_display = ("username", "subject", "authorization_server", "first_seen", "last_seen", "tokens")
+    search_fields = ("username", "subject")
     list_filter = ("authorization_server", "last_seen")
-    readonly_fields = ("subject", "authorization_server", "first_seen", "last_seen", "tokens", "login")
+    readonly_fields = ("username", "subject", "authorization_server", "first_seen", "last_seen", "tokens", "login")
     fields = readonly_fields
     actions = ("revoke_owner_tokens",)
 

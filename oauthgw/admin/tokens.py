@@ -24,7 +24,7 @@ def _resource_owner(token) -> str:
     if token.user_id is None:
         return "— (client credentials)"
     owner = getattr(token.user, "resource_owner", None)
-    return f"{owner.subject} @ {owner.authorization_server}" if owner else token.user.get_username()
+    return f"{owner} @ {owner.authorization_server}" if owner else token.user.get_username()
 
 
 class LiveAccessTokenFilter(admin.SimpleListFilter):
@@ -60,7 +60,12 @@ class RevokedRefreshTokenFilter(admin.SimpleListFilter):
 
 class _TokenAdminMixin:
     list_select_related = ("application", "user__resource_owner")
-    search_fields = ("application__client_id", "application__name", "user__resource_owner__subject")
+    search_fields = (
+        "application__client_id",
+        "application__name",
+        "user__resource_owner__username",
+        "user__resource_owner__subject",
+    )
     list_per_page = 50
 
     @admin.display(description="fingerprint")
