@@ -7,6 +7,7 @@ from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
 from oauthgw import grants
+from oauthgw.encryption import EncryptedTextField, encrypted_property
 
 
 def _words(value: str) -> frozenset[str]:
@@ -18,8 +19,9 @@ class AuthorizationServer(models.Model):
 
     The server configured by the ``OAUTHGW_UPSTREAM_*`` settings is the default; it
     is not a row, and clients without a server use it. The gateway's own client
-    secret at the server is sent there with every password check, so it is stored
-    as given, not hashed; the admin never displays it.
+    secret at the server is sent there with every password check, so it cannot be
+    hashed: it is stored encrypted (``oauthgw.encryption``), read as
+    ``client_secret``, and the admin never displays it.
     """
 
     DEFAULT_NAME = "default"
@@ -31,7 +33,8 @@ class AuthorizationServer(models.Model):
     )
     token_url = models.URLField(max_length=500, help_text="The server's RFC 6749 token endpoint.")
     client_id = models.CharField(max_length=255, help_text="The gateway's own client id at this server.")
-    client_secret = models.CharField(max_length=255, blank=True, default="")
+    # Ciphertext; ``client_secret`` below is the plaintext, decrypted only when read.
+    encrypted_client_secret = EncryptedTextField(blank=True, default="")
     scope = models.CharField(max_length=255, blank=True, default="", help_text="Sent with every password check.")
     timeout = models.FloatField(
         default=5.0,
@@ -43,6 +46,8 @@ class AuthorizationServer(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    client_secret = encrypted_property("encrypted_client_secret")
 
     class Meta:
         ordering = ["name"]

@@ -2,6 +2,7 @@
 
 import pytest
 import responses
+from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
@@ -136,3 +137,34 @@ def test_the_disable_action_is_logged(admin_client, server):
 
     assert AuthorizationServer.objects.get(pk=server.pk).enabled is False
     assert "Disabled" in LogEntry.objects.get().get_change_message()
+
+
+def test_the_secret_is_stored_only_as_ciphertext(admin_client):
+    admin_client.post(ADD_URL, server_form())
+
+    stored = AuthorizationServer.objects.values_list("encrypted_client_secret", flat=True).get(name="partner")
+    assert stored
+    assert SECRET not in stored
+
+
+def test_test_connection_with_a_secret_no_key_opens_says_so_instead_of_failing(
+    admin_client, server, upstream_mock, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "partner: its stored client secret cannot be decrypted with OAUTHGW_ENCRYPTION_KEYS; enter it again."
+    ]
+    assert len(upstream_mock.calls) == 0
+
+
+def test_a_server_whose_key_was_lost_can_be_given_its_secret_again(admin_client, server, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(change_url(server), server_form(client_secret="the-re-entered-secret"))
+
+    assert response.status_code == 302
+    assert AuthorizationServer.objects.get(pk=server.pk).client_secret == "the-re-entered-secret"
