@@ -58,6 +58,25 @@ class AuthorizationServer(models.Model):
     def clean(self) -> None:
         if self.name == self.DEFAULT_NAME:
             raise ValidationError({"name": f"{self.DEFAULT_NAME!r} is the server configured by OAUTHGW_UPSTREAM_*."})
+        self._require_secret_with_a_new_url()
+
+    def _require_secret_with_a_new_url(self) -> None:
+        # The stored secret goes wherever token_url points: whoever may edit the
+        # URL but does not know the secret must not be able to have it sent to
+        # a server of their choosing. Encryption is randomised, so an unchanged
+        # ciphertext means the secret was not entered again.
+        if self.pk is None:
+            return
+        stored = type(self).objects.filter(pk=self.pk).values("token_url", "encrypted_client_secret").first()
+        if stored is None or stored["token_url"] == self.token_url or not stored["encrypted_client_secret"]:
+            return
+        if self.encrypted_client_secret == stored["encrypted_client_secret"]:
+            raise ValidationError(
+                {
+                    "client_secret": "The token URL changed: enter the client secret again. "
+                    "The stored secret is only ever sent to the URL it was entered for."
+                }
+            )
 
 
 class Application(AbstractApplication):

@@ -3,6 +3,7 @@
 import pytest
 import responses
 from cryptography.fernet import Fernet
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from oauthgw.authorization_servers import AuthorizationServerDisabled, authorization_server_for
@@ -132,3 +133,24 @@ def test_a_lost_key_costs_only_that_servers_logins(post_token, make_client, othe
         post_token({"grant_type": "client_credentials"}, app=make_client(authorization_server=other_server)).status_code
         == 200
     )
+
+
+# --- The secret follows the URL it was entered for -----------------------------------------
+
+
+def test_a_new_url_without_the_secret_entered_again_does_not_validate(other_server):
+    server = AuthorizationServer.objects.get(pk=other_server.pk)
+    server.token_url = "https://elsewhere.test/token"
+
+    with pytest.raises(ValidationError) as caught:
+        server.full_clean()
+
+    assert "client_secret" in caught.value.message_dict
+
+
+def test_a_new_url_with_the_secret_entered_again_validates(other_server):
+    server = AuthorizationServer.objects.get(pk=other_server.pk)
+    server.token_url = "https://elsewhere.test/token"
+    server.client_secret = "partner-secret"  # the same value, typed again
+
+    server.full_clean()
