@@ -45,10 +45,13 @@ def upstream_config(server: AuthorizationServer) -> UpstreamConfig:
         client_secret = server.client_secret
     except (DecryptionError, EncryptionKeyError) as exc:
         # Only this server's logins fail, and the operator is told which one (never the value).
+        # The exception names no key and no value: "no configured key opens this
+        # value" (a key removed or changed), or which list entries are malformed.
         logger.error(
-            "authorization server %s: its stored client secret cannot be decrypted with OAUTHGW_ENCRYPTION_KEYS "
-            "(a key removed or changed?); its password logins get 503 until the secret is entered again",
+            "authorization server %s: its stored client secret cannot be decrypted (%s); "
+            "its password logins get 503 until OAUTHGW_ENCRYPTION_KEYS is fixed or the secret entered again",
             server.name,
+            exc,
         )
         raise AuthorizationServerSecretUnreadable(server.name) from exc
     return UpstreamConfig(

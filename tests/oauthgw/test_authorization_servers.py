@@ -154,3 +154,18 @@ def test_a_new_url_with_the_secret_entered_again_validates(other_server):
     server.client_secret = "partner-secret"  # the same value, typed again
 
     server.full_clean()
+
+
+def test_a_malformed_key_list_at_run_time_is_503_too_and_says_which_entry(
+    post_token, make_client, other_server, upstream, settings, caplog
+):
+    # gunicorn runs no system checks: oauthgw.E020 may not have stopped the start.
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": "not-a-fernet-key"}
+    app = make_client(authorization_server=other_server)
+
+    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
+
+    assert response.status_code == 503
+    assert "partner" in caplog.text
+    assert "positions [1]" in caplog.text
+    assert "not-a-fernet-key" not in caplog.text
