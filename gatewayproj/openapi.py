@@ -75,7 +75,11 @@ SCHEMAS = {
         "required": ["active"],
         "properties": {
             "active": {"type": "boolean"},
-            "token_type": {"type": "string", "enum": ["Bearer", "refresh_token"]},
+            "token_type": {
+                "type": "string",
+                "enum": ["Bearer"],
+                "description": "Access tokens only; omitted for a refresh token, which has no RFC 6749 token type.",
+            },
             "scope": {"type": "string"},
             "client_id": {"type": "string"},
             "username": {"type": "string"},

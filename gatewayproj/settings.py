@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "gatewayproj.observability.request_id.RequestIdMiddleware",
     "oauthgw.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gatewayproj.content_security_policy.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

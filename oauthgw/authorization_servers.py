@@ -1,8 +1,13 @@
 """Which external authorization server vouches for a client's resource owners."""
 
+import logging
+
 from oauthgw.conf import gateway_settings
+from oauthgw.encryption import DecryptionError, EncryptionKeyError
 from oauthgw.models import AuthorizationServer
 from oauthgw.upstream import UpstreamConfig, UpstreamUnavailable
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_NAME = AuthorizationServer.DEFAULT_NAME
 
@@ -12,6 +17,13 @@ class AuthorizationServerDisabled(UpstreamUnavailable):
 
     def __init__(self, name: str):
         super().__init__("disabled", f"authorization server {name} is disabled")
+
+
+class AuthorizationServerSecretUnreadable(UpstreamUnavailable):
+    """The server's stored client secret cannot be decrypted (a key was lost): 503 for its logins, not 401."""
+
+    def __init__(self, name: str):
+        super().__init__("secret_unreadable", f"the client secret of authorization server {name} cannot be decrypted")
 
 
 def default_authorization_server() -> UpstreamConfig:
@@ -28,11 +40,25 @@ def default_authorization_server() -> UpstreamConfig:
 
 
 def upstream_config(server: AuthorizationServer) -> UpstreamConfig:
+    """How to reach ``server``; raises ``AuthorizationServerSecretUnreadable`` if its secret cannot be read."""
+    try:
+        client_secret = server.client_secret
+    except (DecryptionError, EncryptionKeyError) as exc:
+        # Only this server's logins fail, and the operator is told which one (never the value).
+        # The exception names no key and no value: "no configured key opens this
+        # value" (a key removed or changed), or which list entries are malformed.
+        logger.error(
+            "authorization server %s: its stored client secret cannot be decrypted (%s); "
+            "its password logins get 503 until OAUTHGW_ENCRYPTION_KEYS is fixed or the secret entered again",
+            server.name,
+            exc,
+        )
+        raise AuthorizationServerSecretUnreadable(server.name) from exc
     return UpstreamConfig(
         name=server.name,
         token_url=server.token_url,
         client_id=server.client_id,
-        client_secret=server.client_secret,
+        client_secret=client_secret,
         scope=server.scope,
         timeout=server.timeout,
         max_response_bytes=gateway_settings.UPSTREAM_MAX_RESPONSE_BYTES,

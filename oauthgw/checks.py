@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from oauth2_provider.settings import oauth2_settings
 
+from oauthgw import encryption
 from oauthgw.conf import DEFAULTS, gateway_settings
 from oauthgw.models import ResourceOwner
 
@@ -78,3 +79,33 @@ def check_deploy_upstream(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def check_encryption_keys(app_configs, **kwargs):
+    malformed = encryption.malformed_key_positions(encryption.configured_keys())
+    if not malformed:
+        return []
+    return [
+        Error(
+            f"OAUTHGW_ENCRYPTION_KEYS: the entries at positions {malformed} are not Fernet keys "
+            "(32 random bytes, URL-safe Base64).",
+            hint=f"Generate one with: {encryption.GENERATE_KEY_COMMAND}",
+            id="oauthgw.E020",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_encryption_keys(app_configs, **kwargs):
+    if encryption.configured_keys():
+        return []
+    return [
+        Warning(
+            "Secrets stored by the gateway are encrypted with a key derived from SECRET_KEY "
+            "(OAUTHGW_ENCRYPTION_KEYS is not set).",
+            hint=f"Set OAUTHGW_ENCRYPTION_KEYS to a key generated with: {encryption.GENERATE_KEY_COMMAND}; "
+            "docs/operations.md says how to move the stored secrets over.",
+            id="oauthgw.W005",
+        )
+    ]

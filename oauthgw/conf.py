@@ -79,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": "",
     # Seconds GET /readyz waits for the upstream's TCP port.
     "READINESS_TIMEOUT": 1.0,
+    # Comma-separated Fernet keys, newest first, for secrets stored encrypted
+    # (oauthgw.encryption): the newest encrypts, any decrypts. Empty: a key derived
+    # from SECRET_KEY, for development only (check --deploy warns).
+    "ENCRYPTION_KEYS": "",
 }
 
 ENV_PREFIX = "OAUTHGW_"

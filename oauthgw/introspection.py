@@ -51,9 +51,10 @@ def _refresh_token_claims(token_value: str, checksum: str) -> dict | None:
     expires = token.created + lifetimes.refresh_token_lifetime(token.application)
     if expires <= timezone.now() or not token.application.enabled or token.access_token is None:
         return INACTIVE
+    # No token_type: RFC 7662 section 2.2 means an RFC 6749 section 7.1 access
+    # token type ("Bearer"), which a refresh token does not have.
     return {
         "active": True,
-        "token_type": "refresh_token",
         "scope": token.access_token.scope,
         "exp": int(expires.timestamp()),
         "iat": int(token.created.timestamp()),

@@ -7,6 +7,7 @@ from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
 from oauthgw import grants
+from oauthgw.encryption import EncryptedTextField, encrypted_property
 
 
 def _words(value: str) -> frozenset[str]:
@@ -18,8 +19,9 @@ class AuthorizationServer(models.Model):
 
     The server configured by the ``OAUTHGW_UPSTREAM_*`` settings is the default; it
     is not a row, and clients without a server use it. The gateway's own client
-    secret at the server is sent there with every password check, so it is stored
-    as given, not hashed; the admin never displays it.
+    secret at the server is sent there with every password check, so it cannot be
+    hashed: it is stored encrypted (``oauthgw.encryption``), read as
+    ``client_secret``, and the admin never displays it.
     """
 
     DEFAULT_NAME = "default"
@@ -31,7 +33,8 @@ class AuthorizationServer(models.Model):
     )
     token_url = models.URLField(max_length=500, help_text="The server's RFC 6749 token endpoint.")
     client_id = models.CharField(max_length=255, help_text="The gateway's own client id at this server.")
-    client_secret = models.CharField(max_length=255, blank=True, default="")
+    # Ciphertext; ``client_secret`` below is the plaintext, decrypted only when read.
+    encrypted_client_secret = EncryptedTextField(blank=True, default="")
     scope = models.CharField(max_length=255, blank=True, default="", help_text="Sent with every password check.")
     timeout = models.FloatField(
         default=5.0,
@@ -44,6 +47,8 @@ class AuthorizationServer(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    client_secret = encrypted_property("encrypted_client_secret")
+
     class Meta:
         ordering = ["name"]
 
@@ -53,6 +58,25 @@ class AuthorizationServer(models.Model):
     def clean(self) -> None:
         if self.name == self.DEFAULT_NAME:
             raise ValidationError({"name": f"{self.DEFAULT_NAME!r} is the server configured by OAUTHGW_UPSTREAM_*."})
+        self._require_secret_with_a_new_url()
+
+    def _require_secret_with_a_new_url(self) -> None:
+        # The stored secret goes wherever token_url points: whoever may edit the
+        # URL but does not know the secret must not be able to have it sent to
+        # a server of their choosing. Encryption is randomised, so an unchanged
+        # ciphertext means the secret was not entered again.
+        if self.pk is None:
+            return
+        stored = type(self).objects.filter(pk=self.pk).values("token_url", "encrypted_client_secret").first()
+        if stored is None or stored["token_url"] == self.token_url or not stored["encrypted_client_secret"]:
+            return
+        if self.encrypted_client_secret == stored["encrypted_client_secret"]:
+            raise ValidationError(
+                {
+                    "client_secret": "The token URL changed: enter the client secret again. "
+                    "The stored secret is only ever sent to the URL it was entered for."
+                }
+            )
 
 
 class Application(AbstractApplication):

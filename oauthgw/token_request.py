@@ -9,16 +9,15 @@ cost the gateway nothing. Everything here is a clear 400 ``invalid_request``
 (or 401 ``invalid_client`` for a broken Basic header).
 """
 
-import base64
-import binascii
 import unicodedata
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw import grants
+from oauthgw.client_credentials import MalformedCredentials, check_credential_characters, parse_basic_credentials
 from oauthgw.conf import gateway_settings
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -74,18 +73,23 @@ def _basic_client_id(request: HttpRequest) -> str | None:
     if scheme.lower() != "basic":
         raise errors.InvalidClientError(description="Client authentication must use HTTP Basic.")
     try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError) as exc:
+        client_id, _ = parse_basic_credentials(credentials)
+    except MalformedCredentials as exc:
         raise errors.InvalidClientError(description="The Basic credentials are malformed.") from exc
-    client_id, colon, _ = decoded.partition(":")
-    if not colon or not client_id or "\x00" in decoded:
-        raise errors.InvalidClientError(description="The Basic credentials are malformed.")
-    return unquote_plus(client_id)
+    return client_id
+
+
+def _check_body_credentials(parameters: dict[str, str]) -> None:
+    try:
+        check_credential_characters(parameters.get("client_id", ""), parameters.get("client_secret", ""))
+    except MalformedCredentials as exc:
+        raise errors.InvalidClientError(description="The client credentials are malformed.") from exc
 
 
 def _check_client_authentication(request: HttpRequest, parameters: dict[str, str]) -> None:
     basic_client_id = _basic_client_id(request)
     if basic_client_id is None:
+        _check_body_credentials(parameters)
         return
     # RFC 6749 section 2.3: one authentication method per request.
     if parameters.get("client_secret"):

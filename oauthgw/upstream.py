@@ -177,14 +177,26 @@ def _json_object(body: bytes) -> dict | None:
     return parsed if isinstance(parsed, dict) else None
 
 
+def _check_token_response(document: dict | None) -> None:
+    """Raise unless ``document`` is an unambiguous RFC 6749 section 5.1 success."""
+    if document is None:
+        raise UpstreamUnavailable("malformed", "200 without a JSON object")
+    if "error" in document:
+        # Success and failure at once: the gateway cannot tell which one the
+        # server meant, so it must not issue a token on the strength of it.
+        raise UpstreamUnavailable("malformed", "200 with an error member")
+    for member in ("access_token", "token_type"):
+        value = document.get(member)
+        if not isinstance(value, str) or not value:
+            raise UpstreamUnavailable("malformed", f"200 without a string {member}")
+
+
 def _classify(status: int, body: bytes) -> bool:
     """True for accepted, False for rejected; raises for anything unclear."""
     document = _json_object(body)
     if status == 200:
-        token = document.get("access_token") if document else None
-        if isinstance(token, str) and token:
-            return True
-        raise UpstreamUnavailable("malformed", "200 without a JSON access_token")
+        _check_token_response(document)
+        return True
     if status in _REJECTION_STATUSES:
         error = document.get("error") if document else None
         if error in _MISCONFIGURATION_ERRORS:

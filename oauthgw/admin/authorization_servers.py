@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from oauthgw import upstream
 from oauthgw.admin.fields import WriteOnlySecretField
 from oauthgw.authorization_servers import (
+    AuthorizationServerSecretUnreadable,
     authorization_server_set_enabled,
     default_authorization_server,
     upstream_config,
@@ -49,6 +50,7 @@ class AuthorizationServerForm(forms.ModelForm):
         max_length=500, assume_scheme="https", help_text=AuthorizationServer._meta.get_field("token_url").help_text
     )
     client_secret = WriteOnlySecretField(
+        max_length=255,
         label="Client secret",
         help_text="The gateway's own secret at this server. Never shown again; leave empty to keep the stored one.",
     )
@@ -57,11 +59,13 @@ class AuthorizationServerForm(forms.ModelForm):
         model = AuthorizationServer
         fields = ["name", "token_url", "client_id", "client_secret", "scope", "timeout", "enabled"]
 
-    def clean_client_secret(self) -> str:
-        typed = self.cleaned_data.get("client_secret") or ""
-        if not typed and self.instance.pk is not None:
-            return AuthorizationServer.objects.values_list("client_secret", flat=True).get(pk=self.instance.pk)
-        return typed
+    def clean(self):
+        cleaned_data = super().clean()
+        # Empty keeps the stored ciphertext as it is: the stored secret is never
+        # decrypted here, so a server whose key was lost can still be edited.
+        if cleaned_data.get("client_secret"):
+            self.instance.client_secret = cleaned_data["client_secret"]
+        return cleaned_data
 
 
 class AuthorizationServerAdmin(admin.ModelAdmin):
@@ -121,6 +125,19 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
         level, text = probe_message(name, probe)
         self.message_user(request, f"{text} Circuit breaker: {breaker_state(name)}.", level)
 
+    def _probe_server(self, request, server: AuthorizationServer) -> None:
+        try:
+            config = upstream_config(server)
+        except AuthorizationServerSecretUnreadable:
+            self.message_user(
+                request,
+                f"{server.name}: its stored client secret cannot be decrypted with OAUTHGW_ENCRYPTION_KEYS; "
+                "enter it again.",
+                messages.ERROR,
+            )
+            return
+        self._probe(request, server.name, config)
+
     def test_default_view(self, request):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -135,13 +152,13 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
         server = get_object_or_404(AuthorizationServer, pk=object_id)
         if not self.has_view_permission(request, server):
             raise PermissionDenied
-        self._probe(request, server.name, upstream_config(server))
+        self._probe_server(request, server)
         return HttpResponseRedirect(reverse("admin:oauthgw_authorizationserver_change", args=[server.pk]))
 
     @admin.action(description="Test connection of selected servers")
     def test_connection(self, request, queryset):
         for server in queryset:
-            self._probe(request, server.name, upstream_config(server))
+            self._probe_server(request, server)
 
     # --- Enable / disable -------------------------------------------------------------
 

@@ -26,7 +26,7 @@ def identify_by_normalised_username(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauthgw', '0003_shared_values'),
+        ('oauthgw', '0005_encrypted_upstream_secrets'),
     ]
 
     operations = [

@@ -1,12 +1,17 @@
 """The authorization servers admin: write-only secret, the read-only default, test connection."""
 
+import base64
+from urllib.parse import urlencode
+
 import pytest
 import responses
+from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from oauthgw.models import AuthorizationServer
-from tests.admin.conftest import messages_of
+from tests.admin.conftest import FORM, basic, messages_of
+from tests.factories import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +141,85 @@ def test_the_disable_action_is_logged(admin_client, server):
 
     assert AuthorizationServer.objects.get(pk=server.pk).enabled is False
     assert "Disabled" in LogEntry.objects.get().get_change_message()
+
+
+def test_the_secret_is_stored_only_as_ciphertext(admin_client):
+    admin_client.post(ADD_URL, server_form())
+
+    stored = AuthorizationServer.objects.values_list("encrypted_client_secret", flat=True).get(name="partner")
+    assert stored
+    assert SECRET not in stored
+
+
+def test_test_connection_with_a_secret_no_key_opens_says_so_instead_of_failing(
+    admin_client, server, upstream_mock, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "partner: its stored client secret cannot be decrypted with OAUTHGW_ENCRYPTION_KEYS; enter it again."
+    ]
+    assert len(upstream_mock.calls) == 0
+
+
+def test_a_server_whose_key_was_lost_can_be_given_its_secret_again(admin_client, server, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(change_url(server), server_form(client_secret="the-re-entered-secret"))
+
+    assert response.status_code == 302
+    assert AuthorizationServer.objects.get(pk=server.pk).client_secret == "the-re-entered-secret"
+
+
+# --- The secret follows the URL it was entered for -----------------------------------------
+
+NEW_URL = "https://elsewhere.test/token"
+
+
+def password_login(client, server) -> None:
+    app = ApplicationFactory(authorization_server=server)
+    client.post(
+        "/oauth2/token",
+        urlencode({"grant_type": "password", "username": "alice", "password": "alice-password"}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(app.client_id, app.raw_secret),
+    )
+
+
+def test_changing_the_url_without_entering_the_secret_again_is_refused_and_sends_nothing_there(
+    admin_client, client, server, upstream_mock
+):
+    for url in (server.token_url, NEW_URL):
+        upstream_mock.add(responses.POST, url, json={"access_token": "x", "token_type": "bearer"})
+
+    response = admin_client.post(change_url(server), server_form(token_url=NEW_URL, client_secret=""))
+    password_login(client, AuthorizationServer.objects.get(pk=server.pk))
+
+    assert response.status_code == 200
+    assert "enter the client secret again" in " ".join(response.context["adminform"].form.errors["client_secret"])
+    assert AuthorizationServer.objects.get(pk=server.pk).token_url == server.token_url
+    assert [call.request.url for call in upstream_mock.calls] == [server.token_url]
+
+
+def test_changing_the_url_with_the_secret_entered_again_sends_it_there(admin_client, client, server, upstream_mock):
+    upstream_mock.add(responses.POST, NEW_URL, json={"access_token": "x", "token_type": "bearer"})
+
+    response = admin_client.post(change_url(server), server_form(token_url=NEW_URL, client_secret="the-new-url-secret"))
+    password_login(client, AuthorizationServer.objects.get(pk=server.pk))
+
+    assert response.status_code == 302
+    [call] = upstream_mock.calls
+    assert call.request.url == NEW_URL
+    assert "the-new-url-secret" in base64.b64decode(call.request.headers["Authorization"].split()[1]).decode()
+
+
+def test_a_server_without_a_secret_may_change_its_url_alone(admin_client, db):
+    server = AuthorizationServer.objects.create(name="open", token_url="https://open.test/token", client_id="gw")
+
+    response = admin_client.post(change_url(server), server_form(name="open", token_url=NEW_URL, client_secret=""))
+
+    assert response.status_code == 302
+    assert AuthorizationServer.objects.get(pk=server.pk).token_url == NEW_URL

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from gatewayproj.content_security_policy import POLICY
 from oauthgw.models import AuditEvent, AuthorizationServer
 from tests.conftest import DEV_PASSWORD as PASSWORD
 from tests.conftest import DEV_USER as USER
@@ -252,3 +254,64 @@ def test_the_dashboard_audit_and_authorization_servers_pages(admin_page, gateway
     )
     assert DEV_AUTH_CLIENT[1] not in admin_page.content()
     screenshot(admin_page, "authorization-servers")
+
+
+# --- Content-Security-Policy ---------------------------------------------------------------
+
+# Registered before any page script runs (Playwright injects it past the policy).
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+def csp_violations(page) -> list[str]:
+    return page.evaluate("window.__cspViolations")
+
+
+def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_without_a_violation(
+    browser, gateway, django_user_model, dev_upstream
+):
+    django_user_model.objects.create_superuser(STAFF, "operator@example.test", STAFF_PASSWORD)
+    _seed_a_day_of_traffic()
+    server = AuthorizationServer.objects.create(
+        name="partner-idp", token_url=dev_upstream, client_id=DEV_AUTH_CLIENT[0], client_secret=DEV_AUTH_CLIENT[1]
+    )
+    app = ApplicationFactory(name="mobile-app", authorization_server=server)
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    console = []
+    page.on("console", lambda message: console.append(message.text))
+    found: dict[str, list[str]] = {}
+
+    def visit(path: str, ready: str) -> None:
+        response = page.goto(f"{gateway}{path}")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        assert response.headers["content-security-policy"] == POLICY
+        found[path] = csp_violations(page)
+
+    visit("/admin/login/", "#id_username")
+    page.fill("#id_username", STAFF)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#gw-chart svg rect")  # the dashboard drew its chart
+    found["/admin/ (after login)"] = csp_violations(page)
+    visit("/admin/", "#gw-chart svg rect")
+    visit("/admin/oauthgw/application/", "#result_list")
+    visit(f"/admin/oauthgw/application/{app.pk}/change/", "#application_form")
+    visit("/admin/oauthgw/authorizationserver/", "#result_list")
+    visit(f"/admin/oauthgw/authorizationserver/{server.pk}/change/", "#authorizationserver_form")
+    visit("/api/docs/", ".swagger-ui .opblock")  # Swagger UI's start-up script ran
+
+    assert {path: violations for path, violations in found.items() if violations} == {}
+    assert [text for text in console if "Content Security Policy" in text] == []
+    # The policy is enforced, and the listener would have seen a violation.
+    with pytest.raises(PlaywrightError, match="violates the following Content Security Policy"):
+        page.add_script_tag(content="window.inlineRan = true;")
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.inlineRan") is None
+    assert csp_violations(page) == ["script-src-elem blocked inline"]

@@ -1,4 +1,8 @@
-"""After real logins, neither the database nor the logs hold a password, raw token or client secret."""
+"""After real logins, neither the database nor the logs hold a password, raw token or client secret.
+
+The gateway's own client secret at an authorization server, which it must send
+there and so cannot hash, is stored encrypted: not in the database either.
+"""
 
 import logging
 
@@ -6,7 +10,10 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from oauthgw.models import AuthorizationServer
 from tests.e2e.conftest import PASSWORD, USER
+from tests.factories import ApplicationFactory
+from tests.support.processes import DEV_AUTH_CLIENT
 
 pytestmark = pytest.mark.e2e
 
@@ -51,3 +58,30 @@ def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_clie
     for name, value in secrets.items():
         assert value not in stored, f"{name} found in the database"
         assert value not in logged, f"{name} found in the logs"
+
+
+def test_an_authorization_servers_client_secret_is_nowhere_in_the_database_yet_reaches_the_server(
+    gateway, dev_upstream, admin_client, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    client_id, secret = DEV_AUTH_CLIENT
+    response = admin_client.post(
+        "/admin/oauthgw/authorizationserver/add/",
+        {
+            "name": "partner",
+            "token_url": dev_upstream,
+            "client_id": client_id,
+            "client_secret": secret,
+            "timeout": "5",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302, response.content
+    app = ApplicationFactory(authorization_server=AuthorizationServer.objects.get(name="partner"))
+
+    # The development server answers 401 invalid_client (a 503 here) unless it gets the secret as typed.
+    login = gateway.token(app.client_id, app.raw_secret, grant_type="password", username=USER, password=PASSWORD)
+
+    assert login.status_code == 200, login.text
+    assert secret not in _database_text()
+    assert secret not in caplog.text

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -18,6 +19,7 @@ PRODUCTION_ENV = {
     "OAUTHGW_UPSTREAM_TOKEN_URL": "https://auth.example.com/oauth2/token",
     "OAUTHGW_UPSTREAM_CLIENT_ID": "gateway",
     "OAUTHGW_UPSTREAM_CLIENT_SECRET": "gateway-secret",
+    "OAUTHGW_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
 }
 
 
@@ -46,6 +48,8 @@ def test_the_documented_production_environment_passes_check_deploy():
     [
         ({"DJANGO_SECURE": "0"}, "security.W008"),
         ({"OAUTHGW_UPSTREAM_TOKEN_URL": "http://auth.example.com/oauth2/token"}, "oauthgw.W002"),
+        ({"OAUTHGW_ENCRYPTION_KEYS": ""}, "oauthgw.W005"),
+        ({"OAUTHGW_ENCRYPTION_KEYS": "not-a-fernet-key"}, "oauthgw.E020"),
     ],
 )
 def test_check_deploy_still_warns_about_what_production_must_not_have(override, warning):

@@ -2,6 +2,9 @@
 
 import pytest
 import responses
+from cryptography.fernet import Fernet
+from django.core.exceptions import ValidationError
+from django.db import connection
 
 from oauthgw.authorization_servers import AuthorizationServerDisabled, authorization_server_for
 from oauthgw.models import AuthorizationServer, ResourceOwner
@@ -82,3 +85,87 @@ def test_a_disabled_server_answers_503_without_calling_it(post_token, make_clien
     assert response.json()["error"] == "temporarily_unavailable"
     assert "Retry-After" in response
     assert upstream.calls == []
+
+
+# --- The client secret, encrypted at rest ---------------------------------------------------
+
+
+def stored_column(server) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {AuthorizationServer._meta.db_table} WHERE id = %s",  # noqa: S608
+            [server.pk],
+        )
+        return repr(cursor.fetchall())
+
+
+def test_the_client_secret_is_stored_encrypted_and_read_back_as_given(other_server):
+    assert "partner-secret" not in stored_column(other_server)
+    assert AuthorizationServer.objects.get(pk=other_server.pk).client_secret == "partner-secret"
+
+
+def test_a_server_whose_secret_no_key_opens_answers_503_and_logs_its_name_not_the_secret(
+    post_token, make_client, other_server, upstream, settings, caplog
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}  # the old key is lost
+    app = make_client(authorization_server=other_server)
+    upstream.accepts()
+
+    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "Retry-After" in response
+    assert upstream.calls == []
+    [line] = [record for record in caplog.records if "cannot be decrypted" in record.getMessage()]
+    assert "partner" in line.getMessage()
+    assert line.exc_info is None
+    assert "partner-secret" not in caplog.text
+
+
+def test_a_lost_key_costs_only_that_servers_logins(post_token, make_client, other_server, upstream, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    upstream.accepts()
+    form = {"grant_type": "password", "username": USERNAME, "password": PASSWORD}
+
+    assert post_token(form, app=make_client()).status_code == 200
+    assert (
+        post_token({"grant_type": "client_credentials"}, app=make_client(authorization_server=other_server)).status_code
+        == 200
+    )
+
+
+# --- The secret follows the URL it was entered for -----------------------------------------
+
+
+def test_a_new_url_without_the_secret_entered_again_does_not_validate(other_server):
+    server = AuthorizationServer.objects.get(pk=other_server.pk)
+    server.token_url = "https://elsewhere.test/token"
+
+    with pytest.raises(ValidationError) as caught:
+        server.full_clean()
+
+    assert "client_secret" in caught.value.message_dict
+
+
+def test_a_new_url_with_the_secret_entered_again_validates(other_server):
+    server = AuthorizationServer.objects.get(pk=other_server.pk)
+    server.token_url = "https://elsewhere.test/token"
+    server.client_secret = "partner-secret"  # the same value, typed again
+
+    server.full_clean()
+
+
+def test_a_malformed_key_list_at_run_time_is_503_too_and_says_which_entry(
+    post_token, make_client, other_server, upstream, settings, caplog
+):
+    # gunicorn runs no system checks: oauthgw.E020 may not have stopped the start.
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": "not-a-fernet-key"}
+    app = make_client(authorization_server=other_server)
+
+    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
+
+    assert response.status_code == 503
+    assert "partner" in caplog.text
+    assert "positions [1]" in caplog.text
+    assert "not-a-fernet-key" not in caplog.text

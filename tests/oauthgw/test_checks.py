@@ -1,8 +1,10 @@
 """System checks refuse configurations that cannot work."""
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.checks import WARNING
 
-from oauthgw.checks import check_gateway_settings
+from oauthgw.checks import check_deploy_encryption_keys, check_encryption_keys, check_gateway_settings
 
 
 def error_ids(settings, **overrides) -> set[str]:
@@ -52,3 +54,35 @@ def test_e001_hint_says_how_to_fix_it(settings):
 
     assert "OAUTHGW_UPSTREAM_TOKEN_URL" in problem.msg
     assert problem.hint
+
+
+# --- Encryption keys -----------------------------------------------------------------------
+
+
+def encryption_problems(settings, keys: str) -> list:
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": keys}
+    return [*check_encryption_keys(None), *check_deploy_encryption_keys(None)]
+
+
+def test_a_malformed_encryption_key_is_e020_with_how_to_generate_one(settings):
+    good = Fernet.generate_key().decode()
+
+    [problem] = encryption_problems(settings, f"{good},not-a-fernet-key")
+
+    assert problem.id == "oauthgw.E020"
+    assert "[2]" in problem.msg
+    assert "not-a-fernet-key" not in problem.msg
+    assert "Fernet.generate_key()" in problem.hint
+
+
+def test_configured_encryption_keys_pass(settings):
+    keys = f"{Fernet.generate_key().decode()}, {Fernet.generate_key().decode()}"
+
+    assert encryption_problems(settings, keys) == []
+
+
+def test_no_encryption_keys_is_a_deploy_warning_w005(settings):
+    [problem] = encryption_problems(settings, "")
+
+    assert (problem.id, problem.level) == ("oauthgw.W005", WARNING)
+    assert "OAUTHGW_ENCRYPTION_KEYS" in problem.hint

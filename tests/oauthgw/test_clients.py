@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from oauthgw.clients import (
     client_create,
-    client_previous_secret_matches,
+    client_secret_matches,
     client_secret_rotate,
     client_set_enabled,
 )
@@ -53,7 +53,7 @@ def test_rotation_without_grace_retires_the_old_secret_at_once(make_client):
 
     rotated.refresh_from_db()
     assert secret != app.raw_secret
-    assert not client_previous_secret_matches(rotated, app.raw_secret)
+    assert not client_secret_matches(rotated, app.raw_secret)
     assert rotated.previous_client_secret == ""
     assert rotated.secret_rotated is not None
 
@@ -65,9 +65,9 @@ def test_rotation_with_grace_accepts_the_old_secret_until_the_grace_ends(make_cl
     rotated, _ = client_secret_rotate(client=app, grace=timedelta(hours=1))
 
     rotated.refresh_from_db()
-    assert client_previous_secret_matches(rotated, app.raw_secret, now=before + timedelta(minutes=59))
-    assert not client_previous_secret_matches(rotated, app.raw_secret, now=before + timedelta(hours=1, seconds=1))
-    assert not client_previous_secret_matches(rotated, "not-the-old-secret", now=before)
+    assert client_secret_matches(rotated, app.raw_secret, now=before + timedelta(minutes=59))
+    assert not client_secret_matches(rotated, app.raw_secret, now=before + timedelta(hours=1, seconds=1))
+    assert not client_secret_matches(rotated, "not-the-old-secret", now=before)
 
 
 def test_the_old_secret_is_kept_only_as_a_hash(make_client):
@@ -86,8 +86,8 @@ def test_rotating_again_replaces_the_secret_in_its_grace_period(make_client):
 
     second, _ = client_secret_rotate(client=first, grace=timedelta(hours=1))
 
-    assert client_previous_secret_matches(second, first_secret)
-    assert not client_previous_secret_matches(second, app.raw_secret)
+    assert client_secret_matches(second, first_secret)
+    assert not client_secret_matches(second, app.raw_secret)
 
 
 def test_rotation_with_a_short_custom_secret_changes_nothing(make_client):

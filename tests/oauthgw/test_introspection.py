@@ -151,8 +151,19 @@ def test_active_refresh_token_gets_its_claims(introspect, password_login, make_c
     claims = introspect(refresh_token, token_type_hint="refresh_token").json()
 
     assert claims["active"] is True
-    assert claims["token_type"] == "refresh_token"
     assert claims["client_id"] == app.client_id
+
+
+@pytest.mark.parametrize("hint", ["refresh_token", "", "access_token"])
+def test_a_refresh_token_is_introspected_without_a_token_type(introspect, password_login, make_client, hint):
+    # RFC 7662 section 2.2: token_type is an RFC 6749 section 7.1 access token
+    # type such as "Bearer"; a refresh token has none, so the member is omitted.
+    refresh_token = password_login(make_client())["refresh_token"]
+
+    claims = introspect(refresh_token, token_type_hint=hint).json()
+
+    assert claims["active"] is True
+    assert "token_type" not in claims
 
 
 def test_revoked_access_token_is_only_inactive(introspect, password_login, make_client):

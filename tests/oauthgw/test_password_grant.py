@@ -83,7 +83,8 @@ def test_a_throttled_login_only_reads(upstream, make_client, cache_calls, settin
 
 def test_the_resource_owner_is_who_the_upstream_vouched_for(upstream, make_client):
     app = make_client()
-    upstream.mock.add("POST", upstream.url, json={"access_token": "upstream", "sub": "u-81", "username": "Alice"})
+    body = {"access_token": "upstream", "token_type": "bearer", "sub": "u-81", "username": "Alice"}
+    upstream.mock.add("POST", upstream.url, json=body)
 
     user = authenticate(app)
 

@@ -216,6 +216,16 @@ def test_upstream_unavailable_is_503_temporarily_unavailable_with_retry_after(
     assert "WWW-Authenticate" not in response
 
 
+def test_a_200_carrying_both_an_error_and_an_access_token_issues_no_token(post_token, upstream, make_client):
+    upstream.answers(200, json={"access_token": "upstream-token", "token_type": "bearer", "error": "invalid_grant"})
+
+    response = post_token(password_form(), app=make_client())
+
+    assert_error(response, 503, "temporarily_unavailable")
+    assert AccessToken.objects.count() == 0
+    assert ResourceOwner.objects.count() == 0
+
+
 def test_upstream_unavailable_creates_no_token_and_no_user(post_token, upstream, make_client):
     upstream.answers(status=502)
 

@@ -167,10 +167,53 @@ def test_200_without_json_is_unavailable(stub):
 
 @pytest.mark.parametrize(
     "document",
-    [{"token_type": "bearer"}, {"access_token": ""}, {"access_token": 42}, ["access_token"]],
+    [
+        {"token_type": "bearer"},
+        {"access_token": "", "token_type": "bearer"},
+        {"access_token": 42, "token_type": "bearer"},
+        ["access_token"],
+    ],
     ids=["missing", "empty", "not-a-string", "not-an-object"],
 )
 def test_200_without_usable_access_token_is_unavailable(stub, document):
+    stub.add(responses.POST, TOKEN_URL, status=200, json=document)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {**ACCEPTED_BODY, "error": "invalid_grant"},
+        {**ACCEPTED_BODY, "error": None},
+        {**ACCEPTED_BODY, "error": "server_error", "error_description": "try later"},
+    ],
+    ids=["error-code", "error-null", "error-with-description"],
+)
+def test_200_with_both_an_error_and_an_access_token_is_unavailable(stub, document):
+    stub.add(responses.POST, TOKEN_URL, status=200, json=document)
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        verify()
+
+    assert caught.value.kind == "malformed"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"access_token": "upstream-token"},
+        {"access_token": "upstream-token", "token_type": 1},
+        {"access_token": "upstream-token", "token_type": ["bearer"]},
+        {"access_token": ["upstream-token"], "token_type": "bearer"},
+        {"access_token": {"value": "upstream-token"}, "token_type": "bearer"},
+    ],
+    ids=["no-token-type", "token-type-number", "token-type-list", "token-list", "token-object"],
+)
+def test_200_whose_access_token_or_token_type_is_not_a_string_is_unavailable(stub, document):
     stub.add(responses.POST, TOKEN_URL, status=200, json=document)
 
     with pytest.raises(UpstreamUnavailable) as caught:

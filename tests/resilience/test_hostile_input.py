@@ -12,6 +12,9 @@ import logging
 from urllib.parse import parse_qsl, quote
 
 import pytest
+import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model
 
 from tests.oauthgw.conftest import FORM, TOKEN_URL, basic_authorization
@@ -102,3 +105,102 @@ def test_credentials_reach_the_upstream_byte_for_byte(client, upstream, make_cli
     sent = sent.encode("ascii") if isinstance(sent, str) else sent
     form = dict(parse_qsl(sent.decode("ascii"), keep_blank_values=True, errors="strict"))
     assert (form["username"], form["password"]) == (username, password)
+
+
+# --- Client credentials with a control character ---------------------------------------------
+# PostgreSQL refuses a NUL in a query parameter (a 500 with a traceback); no issued
+# client id or secret has any control character. Refused at every endpoint that
+# authenticates clients, whichever way the character was encoded, before any query.
+
+ENDPOINTS = {
+    "token": ("/oauth2/token", "grant_type=client_credentials"),
+    "introspect": ("/oauth2/introspect", "token=some-token"),
+    "revoke": ("/oauth2/revoke", "token=some-token"),
+}
+# (id, Basic credentials before Base64, "{id}" and "{secret}" standing for a real client's)
+CONTROL_CHARACTER_CREDENTIALS = [
+    ("NUL form-encoded in the id", "ab%00c:secret"),
+    ("NUL form-encoded in a real client's secret", "{id}:{secret}%00"),
+    ("NUL form-encoded after a real client's id", "{id}%00:{secret}"),
+    ("SOH form-encoded in the id", "ab%01c:secret"),
+    ("raw ESC in the id", "a\x1bb:secret"),
+    ("DEL form-encoded in the secret", "{id}:{secret}%7F"),
+    ("C1 control in the secret", "{id}:{secret}%C2%85"),
+]
+
+
+def _application_queries(captured) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries if "oauthgw_application" in query["sql"]]
+
+
+def _credentials(template: str, app) -> str:
+    raw = template.replace("{id}", app.client_id).replace("{secret}", app.raw_secret)
+    return basic(raw.encode("utf-8"))
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize(
+    "template",
+    [case[1] for case in CONTROL_CHARACTER_CREDENTIALS],
+    ids=[case[0] for case in CONTROL_CHARACTER_CREDENTIALS],
+)
+def test_basic_credentials_with_a_control_character_are_invalid_client_before_any_lookup(
+    client, upstream, make_client, caplog, endpoint, template
+):
+    app = make_client(can_introspect=True)
+    path, body = ENDPOINTS[endpoint]
+    caplog.set_level(logging.INFO)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(path, body, content_type=FORM, HTTP_AUTHORIZATION=_credentials(template, app))
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert response["WWW-Authenticate"].startswith("Basic ")
+    assert _application_queries(captured) == []
+    assert upstream.calls == []
+    [line] = caplog.records  # Django's "Unauthorized" line, without a traceback
+    assert line.exc_info is None
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize(
+    "credentials",
+    ["client_id=ab%01c&client_secret=secret", "client_id={id}&client_secret={secret}%0A"],
+    ids=["control-in-id", "newline-in-secret"],
+)
+def test_body_credentials_with_a_control_character_are_invalid_client_before_any_lookup(
+    client, upstream, make_client, endpoint, credentials
+):
+    app = make_client(can_introspect=True)
+    path, body = ENDPOINTS[endpoint]
+    form = body + "&" + credentials.replace("{id}", app.client_id).replace("{secret}", quote(app.raw_secret))
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(path, form, content_type=FORM)
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"] == "invalid_client"
+    assert _application_queries(captured) == []
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_a_form_encoded_nul_in_basic_credentials_over_http_is_one_401_line_without_a_traceback(
+    live_server, make_client, caplog, endpoint
+):
+    # Over a real socket, on whichever database the suite runs (PostgreSQL in CI).
+    make_client(can_introspect=True)
+    path, body = ENDPOINTS[endpoint]
+    caplog.set_level(logging.INFO)
+
+    response = requests.post(
+        live_server.url + path,
+        data=body,
+        headers={"Content-Type": FORM, "Authorization": basic(b"ab%00c:secret")},
+        timeout=30,
+    )
+
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+    [line] = caplog.records
+    assert (line.getMessage(), line.exc_info) == (f"Unauthorized: {path}", None)
