@@ -16,7 +16,8 @@ then answers at once. docs/operations.md explains how to size it.
 
 Every value can be overridden from the environment:
   GUNICORN_BIND (127.0.0.1:8000), WEB_CONCURRENCY (workers: two per core),
-  GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30), GUNICORN_ACCESS_LOG (1: JSON to stdout),
+  GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30), GUNICORN_BODY_READ_TIMEOUT (10),
+  GUNICORN_ACCESS_LOG (1: JSON to stdout),
   GUNICORN_CONTROL_SOCKET (unset: no control socket), PROMETHEUS_MULTIPROC_DIR (a fresh
   temporary directory).
 """
@@ -35,6 +36,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
+# Seconds a request's socket may stay silent while its body is read: a client that
+# announces a body and stops sending gets 408 (oauthgw.middleware) and its worker
+# thread back, instead of holding it for ever (a slow-body attack).
+body_read_timeout = float(os.environ.get("GUNICORN_BODY_READ_TIMEOUT", "10"))
 # Requests larger than this never reach Django (the token endpoint caps at 8 KiB).
 limit_request_line = 8190
 limit_request_field_size = 8190
@@ -60,6 +65,10 @@ capture_output = False
 _owns_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 if _owns_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="oauthgw-prometheus-")
+
+
+def pre_request(worker, req):
+    req.unreader.sock.settimeout(body_read_timeout)
 
 
 def on_starting(server):

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gatewayproj.observability.request_id.RequestIdMiddleware",
     "oauthgw.middleware.DatabaseUnavailableMiddleware",
+    "oauthgw.middleware.UnreadableBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "gatewayproj.content_security_policy.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,9 +1,13 @@
-"""A database that cannot answer: 503 with Retry-After, in the right shape, never a 500."""
+"""Requests the gateway cannot serve for reasons outside any view: a clear answer, never a 500.
+
+A database that cannot answer gets 503 with Retry-After; a request body that does
+not arrive within the server's read timeout gets 408.
+"""
 
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import JsonResponse, UnreadablePostError
 
 from oauthgw.conf import gateway_settings
 from oauthgw.errors import TemporarilyUnavailableError, oauth_error_response
@@ -48,5 +52,32 @@ class DatabaseUnavailableMiddleware:
         logger.warning("database unavailable during %s %s: %s", request.method, request.path, exception)
         response = database_unavailable_response(request)
         # Logged above, once; Django's request logger would add a line per 503.
+        response._has_been_logged = True
+        return response
+
+
+class UnreadableBodyMiddleware:
+    """A body the client stopped sending (the server's read timeout ran out): 408, one log line.
+
+    gunicorn.conf.py gives every request's socket a read timeout, so a client that
+    announces a body and goes silent holds a worker thread for that long, not for
+    ever; Django then raises ``UnreadablePostError`` wherever the body is read.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, UnreadablePostError):
+            return None
+        logger.info("request body not received in time: %s %s (%s)", request.method, request.path, exception)
+        response = JsonResponse(
+            {"error": "invalid_request", "error_description": "The request body did not arrive in time."},
+            status=408,
+            headers={"Cache-Control": "no-store"},
+        )
         response._has_been_logged = True
         return response
