@@ -7,6 +7,8 @@ and detail pages use too, so a text built here reads like the column next to it.
 from datetime import UTC, datetime
 
 from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import ngettext
 
 from oauthgw.revocation import Revoked
@@ -27,6 +29,14 @@ def datetime_display(value: datetime | None, *, with_utc: bool = False) -> str:
     if with_utc and local.tzname() != "UTC":
         text += f" ({formats.date_format(value.astimezone(UTC), 'H:i')} UTC)"
     return text
+
+
+def datetime_cell(value: datetime | None) -> SafeString | str:
+    """``datetime_display`` for a narrow list column: it may wrap between the day and the time, nowhere else."""
+    if value is None:
+        return NOTHING_SHOWN
+    day, _, time = datetime_display(value).partition(" ")
+    return format_html('<span class="gw-nowrap">{}</span> <span class="gw-nowrap">{}</span>', day, time)
 
 
 def count_display(count: int, singular: str, plural: str) -> str:
