@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -280,14 +280,17 @@ class ApplicationAdmin(admin.ModelAdmin):
         ]
         return [*urls, *super().get_urls()]
 
-    def _client_for_change(self, request, object_id) -> Application:
-        client = get_object_or_404(Application, pk=object_id)
-        if not self.has_change_permission(request, client):
+    def _client_for_change(self, request, object_id) -> Application | None:
+        # As the change view finds it: an id that is not a number is "no such client", not a 500.
+        client = self.get_object(request, unquote(object_id))
+        if client is not None and not self.has_change_permission(request, client):
             raise PermissionDenied
         return client
 
     def rotate_secret_view(self, request, object_id):
         client = self._client_for_change(request, object_id)
+        if client is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if request.method == "POST":
             submission = self._submitted_before(request, purpose=rotate_purpose(client))
             if submission is not None:
@@ -324,6 +327,8 @@ class ApplicationAdmin(admin.ModelAdmin):
     def revoke_tokens_view(self, request, object_id):
         """Revoke every token of one client, after a page that says how many."""
         client = self._client_for_change(request, object_id)
+        if client is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         change_url = reverse("admin:oauthgw_application_change", args=[client.pk])
         if request.method == "POST":
             revoked = tokens_revoke_for_client(client=client)

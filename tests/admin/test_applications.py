@@ -442,3 +442,12 @@ def test_a_clients_page_shows_its_own_last_24_hours(admin_client, make_client, c
     assert '<span class="gw-number">1</span><span class="gw-label">failed requests</span>' in page
     assert f"/admin/oauthgw/auditevent/?client_id={app.client_id}&amp;outcome=issued" in page
     assert 'id="gw-chart-data"' in page
+
+
+@pytest.mark.parametrize("page", ["rotate-secret", "revoke-tokens"])
+@pytest.mark.parametrize("object_id", ["999999", "not-a-number"])
+def test_a_clients_pages_for_no_such_client_send_back_to_the_admin(admin_client, page, object_id):
+    response = admin_client.get(f"{CHANGELIST_URL}{object_id}/{page}/", follow=True)
+
+    assert response.status_code == 200
+    assert "exist. Perhaps it was deleted?" in " ".join(messages_of(response))
