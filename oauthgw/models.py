@@ -138,7 +138,12 @@ class Application(AbstractApplication):
                 Lower("name"),
                 name="unique_client_name_ci",
                 violation_error_message="A client with this name already exists (names ignore case).",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="client_name_not_empty",
+                violation_error_message="A client needs a name.",
+            ),
         ]
 
     @property

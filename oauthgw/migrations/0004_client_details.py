@@ -79,4 +79,12 @@ class Migration(migrations.Migration):
                 violation_error_message="A client with this name already exists (names ignore case).",
             ),
         ),
+        migrations.AddConstraint(
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True),
+                name="client_name_not_empty",
+                violation_error_message="A client needs a name.",
+            ),
+        ),
     ]

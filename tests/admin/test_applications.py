@@ -336,6 +336,11 @@ def test_the_database_refuses_a_second_name_differing_in_case_only(make_client):
         Application.objects.create(name="BILLING", client_secret="x" * 40)
 
 
+def test_the_database_refuses_a_client_without_a_name(db):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Application.objects.create(name="", client_secret="x" * 40)
+
+
 def test_a_client_keeps_its_description_and_contact(admin_client, add_form):
     admin_client.post(ADD_URL, add_form(description="The iOS app.", contact="mobile-team@example.test"))
 

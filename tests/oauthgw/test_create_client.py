@@ -94,8 +94,9 @@ def test_a_name_another_client_has_in_any_case_is_refused_with_a_clear_error():
     assert Application.objects.count() == 1
 
 
-def test_an_empty_name_is_refused():
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_name_is_refused(name):
     with pytest.raises(CommandError) as refused:
-        create_client("")
+        create_client(name)
 
     assert str(refused.value) == "This field cannot be blank."
