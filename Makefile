@@ -1,6 +1,7 @@
-.PHONY: run test lint bench
+.PHONY: run test lint bench createsuperuser client
 
-# Run the gateway on its embedded defaults (SQLite, local cache, dev authorization server).
+# Run the gateway on its embedded defaults (SQLite, local cache, dev authorization server)
+# until Ctrl-C or `kill <make pid>`. GATEWAY_PORT (8000) and DEV_AUTH_PORT (9011) move it.
 run:
 	scripts/run-dev.sh
 
@@ -10,3 +11,15 @@ test:
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+# An admin account for /admin/ (asks for a username and a password).
+createsuperuser:
+	scripts/manage.sh createsuperuser
+
+# Register a client and print its key and secret, shown only this once:
+#   make client NAME=my-app [GRANTS=password,refresh_token] [SCOPES=hello]
+GRANTS ?= password,refresh_token
+SCOPES ?= hello
+client:
+	@test -n "$(NAME)" || { echo 'usage: make client NAME=my-app [GRANTS=password,refresh_token] [SCOPES=hello]' >&2; exit 2; }
+	@scripts/manage.sh create_client "$(NAME)" --grant-types "$(GRANTS)" --scopes "$(SCOPES)"

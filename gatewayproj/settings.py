@@ -131,9 +131,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The zone the admin shows times in (stored and exchanged in UTC regardless).
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# "2026-12-01 13:29 UTC" everywhere in the admin (gatewayproj/formats/).
+FORMAT_MODULE_PATH = ["gatewayproj.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from gatewayproj.home import home
+
 urlpatterns = [
+    # The one page for people; every other path answers programs (and JSON 404s).
+    path("", home, name="home"),
     path("", include("oauthgw.urls")),
     path("", include("helloworld.urls")),
     path("admin/", admin.site.urls),

@@ -60,7 +60,7 @@ def client_create(
     else:
         client_secret_validate(secret)
     client = Application(
-        name=name,
+        name=name.strip(),
         client_secret=secret,
         grant_types=" ".join(grant_types),
         allowed_scopes=" ".join(scopes),

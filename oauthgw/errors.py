@@ -1,6 +1,7 @@
 """OAuth 2.0 error responses of the token endpoint (RFC 6749 section 5.2)."""
 
 import json
+import re
 
 from django.http import HttpResponse
 from oauthlib.oauth2.rfc6749 import errors
@@ -48,8 +49,22 @@ class SlowDownError(_RetryLater, errors.OAuth2Error):
     status_code = 429
 
 
-def basic_challenge() -> str:
-    return f'Basic realm="{gateway_settings.REALM}", charset="UTF-8"'
+# RFC 6749 section 5.2: the characters an error code may use (no quote, no backslash).
+_ERROR_CODE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def basic_challenge(error: str | None = None) -> str:
+    """The Basic challenge of a 401, naming the OAuth error as RFC 6750 does for Bearer.
+
+    Strict clients (oauth4webapi, openid-client) raise on any 401 challenge before
+    they read the body; ``error`` in the header is what lets an application tell
+    "the user's password is wrong" (``invalid_grant``) from "this client's own
+    credentials were refused" (``invalid_client``) without it.
+    """
+    challenge = f'Basic realm="{gateway_settings.REALM}", charset="UTF-8"'
+    if error and _ERROR_CODE.fullmatch(error):
+        challenge += f', error="{error}"'
+    return challenge
 
 
 def token_endpoint_response(headers: dict, body: str, status: int) -> HttpResponse:
@@ -76,7 +91,7 @@ def token_endpoint_response(headers: dict, body: str, status: int) -> HttpRespon
         elif code == "invalid_grant":
             status = gateway_settings.INVALID_GRANT_STATUS
         if status == 401:
-            headers["WWW-Authenticate"] = basic_challenge()
+            headers["WWW-Authenticate"] = basic_challenge(code if isinstance(code, str) else None)
     response = HttpResponse(body, status=status)
     for name, value in headers.items():
         response[name] = value

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
@@ -86,6 +87,16 @@ class Application(AbstractApplication):
     client can be disabled and allowed several grants and its own scopes.
     """
 
+    # Required and unique regardless of case: operators tell clients apart by it.
+    name = models.CharField(max_length=255, help_text="Unique: how operators and the audit trail tell clients apart.")
+    description = models.TextField(blank=True, default="", help_text="What the client is and what it is for.")
+    contact = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        verbose_name="owner or contact",
+        help_text="Who to ask about this client: a team, a person, an e-mail address.",
+    )
     # The gateway only authenticates confidential clients with a secret.
     client_type = models.CharField(
         max_length=32,
@@ -142,6 +153,22 @@ class Application(AbstractApplication):
     previous_client_secret = models.CharField(max_length=255, blank=True, default="", editable=False)
     previous_secret_expires = models.DateTimeField(null=True, blank=True, editable=False)
     secret_rotated = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "client"
+        verbose_name_plural = "clients"
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="unique_client_name_ci",
+                violation_error_message="A client with this name already exists (names ignore case).",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(name=""),
+                name="client_name_not_empty",
+                violation_error_message="A client needs a name.",
+            ),
+        ]
 
     @property
     def grant_type_set(self) -> frozenset[str]:

@@ -52,6 +52,14 @@ def tokens_revoke_for_client(*, client) -> Revoked:
     return _revoke(application=client)
 
 
+def tokens_count_for_client(*, client) -> Revoked:
+    """What ``tokens_revoke_for_client`` would revoke now: to show before asking."""
+    return Revoked(
+        access_tokens=get_access_token_model().objects.filter(application=client).count(),
+        refresh_tokens=get_refresh_token_model().objects.filter(application=client, revoked__isnull=True).count(),
+    )
+
+
 def tokens_revoke(*, access_tokens=(), refresh_tokens=()) -> Revoked:
     """Revoke the given tokens (and what is bound to them)."""
     access_count = refresh_count = 0

@@ -2,7 +2,8 @@
 # Run the gateway on its embedded defaults: SQLite, no Redis, and the development
 # authorization server (scripts/dev_authorization_server.py, user abc123 /
 # xyz456), served by gunicorn with several worker processes as in production.
-# Prints a client key and secret (the same on every start), then serves on
+# Prints a client key and secret (the same on every start) and the line that
+# sets them for the README's "Try it" commands, then serves on
 # http://127.0.0.1:$GATEWAY_PORT until Ctrl-C or `kill <make pid>`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,12 +29,11 @@ oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis,
   client secret: $client_secret
   (the same on every start: kept in var/demo-client.json; delete that file for a new secret)
 
-Try it:
-  curl -u '$client_id:$client_secret' -d 'grant_type=password&username=abc123&password=xyz456' http://127.0.0.1:$GATEWAY_PORT/oauth2/token
+Try it (README.md, "Try it"): paste this line into another shell, then the README's commands:
+  export GATEWAY=http://127.0.0.1:$GATEWAY_PORT KEY='$client_id' SECRET='$client_secret'
 
-Admin: create a staff account with '.venv/bin/python manage.py createsuperuser', then open
-http://127.0.0.1:$GATEWAY_PORT/admin/
-Stop: Ctrl-C (or kill the make process); both servers stop.
+Admin: 'make createsuperuser' for a staff account, then open http://127.0.0.1:$GATEWAY_PORT/admin/
+Stop: Ctrl-C here, or 'kill <pid of make>' from elsewhere; both servers stop.
 
 TXT
 exec .venv/bin/python scripts/run_dev.py

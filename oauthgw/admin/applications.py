@@ -1,108 +1,50 @@
 """Clients: registration, the one-time secret, rotation, enabling and revoking."""
 
+import json
 from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.db.models import OuterRef, Q, Subquery
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.settings import oauth2_settings
 
 from oauthgw import grants
-from oauthgw.admin.fields import SpaceSeparatedMultipleChoiceField, WriteOnlySecretField
-from oauthgw.clients import (
-    client_secret_generate,
-    client_secret_rotate,
-    client_secret_validate,
-    client_set_enabled,
+from oauthgw.admin.application_forms import (
+    ADD_PURPOSE,
+    ApplicationAddForm,
+    ApplicationForm,
+    RotateSecretForm,
+    rotate_purpose,
 )
-from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
+from oauthgw.admin.display import count_display, datetime_cell, datetime_display, tokens_display
+from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
+from oauthgw.admin.form_tokens import (
+    form_token_check,
+    form_token_claim,
+    form_token_issue,
+    form_token_record,
+    form_token_submission,
+)
+from oauthgw.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.models import Application, AuditEvent
 from oauthgw.outcomes import ISSUED
-from oauthgw.revocation import NOTHING, tokens_revoke_for_client
+from oauthgw.revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 
 SECRET_TEMPLATE = "admin/oauthgw/application/secret.html"
+ALREADY_DONE_TEMPLATE = "admin/oauthgw/application/already_done.html"
 ROTATE_TEMPLATE = "admin/oauthgw/application/rotate_secret.html"
+REVOKE_TEMPLATE = "admin/oauthgw/application/revoke_tokens.html"
 
-GRACE_CHOICES = (
-    (0, "None: the old secret stops working now"),
-    (3600, "1 hour"),
-    (24 * 3600, "24 hours"),
-    (7 * 24 * 3600, "7 days"),
-    (30 * 24 * 3600, "30 days"),
-)
-
-
-def _scope_choices():
-    return sorted(oauth2_settings.SCOPES.items())
-
-
-def _custom_secret_field() -> forms.CharField:
-    return WriteOnlySecretField(
-        label="Custom secret",
-        help_text=f"Leave empty to generate a long random secret (recommended). "
-        f"A secret you type must have at least {MIN_CUSTOM_SECRET_LENGTH} characters.",
-    )
-
-
-class ApplicationForm(forms.ModelForm):
-    grant_types = SpaceSeparatedMultipleChoiceField(choices=grants.CHOICES)
-    allowed_scopes = SpaceSeparatedMultipleChoiceField(choices=_scope_choices, required=False)
-    default_scopes = SpaceSeparatedMultipleChoiceField(choices=_scope_choices, required=False)
-
-    class Meta:
-        model = Application
-        fields = [
-            "name",
-            "enabled",
-            "grant_types",
-            "allowed_scopes",
-            "default_scopes",
-            "can_introspect",
-            "access_token_lifetime",
-            "refresh_token_lifetime",
-            "authorization_server",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        server = self.fields.get("authorization_server")
-        if server is not None:
-            server.empty_label = "default (OAUTHGW_UPSTREAM_* settings)"
-
-
-class CustomSecretMixin(forms.Form):
-    """An optional secret typed by an admin, refused unless it is safe with the fast hasher."""
-
-    custom_secret = _custom_secret_field()
-
-    def clean_custom_secret(self) -> str:
-        secret = self.cleaned_data.get("custom_secret") or ""
-        if secret:
-            client_secret_validate(secret)
-        return secret
-
-
-class ApplicationAddForm(CustomSecretMixin, ApplicationForm):
-    pass
-
-
-class RotateSecretForm(CustomSecretMixin, forms.Form):
-    grace = forms.TypedChoiceField(
-        label="Keep the old secret valid for",
-        choices=GRACE_CHOICES,
-        coerce=int,
-        initial=0,
-        help_text="Both secrets work until then, so the client's deployments can switch without downtime.",
-    )
+ENABLED_MESSAGE = "Enabled."
+DISABLED_MESSAGE = "Disabled; all its tokens were revoked."
 
 
 class GrantTypeFilter(admin.SimpleListFilter):
@@ -125,57 +67,58 @@ class GrantTypeFilter(admin.SimpleListFilter):
         )
 
 
-def _one_time_secret_response(request, admin_obj, client, secret: str, *, rotated: bool) -> TemplateResponse:
-    """The page that shows a new secret, once: rendered directly, never put in a message.
+class _AlreadyDone(Exception):
+    """A one-time form came back; raised inside the admin's transaction so nothing is kept."""
 
-    Messages live in the session or a cookie; this response is the only place the
-    raw secret ever goes, and no cache may keep it.
-    """
-    context = {
-        **admin_obj.admin_site.each_context(request),
-        "title": "Client secret rotated" if rotated else "Client registered",
-        "opts": admin_obj.model._meta,
-        "client": client,
-        "secret": secret,
-        "rotated": rotated,
-        "change_url": reverse("admin:oauthgw_application_change", args=[client.pk]),
-        "changelist_url": reverse("admin:oauthgw_application_changelist"),
-    }
-    response = TemplateResponse(request, SECRET_TEMPLATE, context)
+    def __init__(self, client_pk: int | None):
+        super().__init__(client_pk)
+        self.client_pk = client_pk
+
+
+def _no_store(response: TemplateResponse) -> TemplateResponse:
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+def rotation_message(client: Application) -> str:
+    """The history line of a rotation: when the previous secret stops, never a secret."""
+    if client.previous_secret_expires is None:
+        return "Secret rotated (previous stopped at once)."
+    return f"Secret rotated (previous valid until {datetime_display(client.previous_secret_expires, with_utc=True)})."
 
 
 class ApplicationAdmin(admin.ModelAdmin):
     form = ApplicationForm
     add_form = ApplicationAddForm
     change_form_template = "admin/oauthgw/application/change_form.html"
+    # The toolkit's get_absolute_url() names a route the gateway does not mount.
+    view_on_site = False
     list_display = (
         "name",
         "client_id",
         "enabled",
-        "grant_types",
+        "grant_list",
         "scopes",
         "server",
-        "created",
+        "created_at",
         "last_used",
     )
     list_display_links = ("name", "client_id")
     list_filter = ("enabled", GrantTypeFilter, "can_introspect", "authorization_server", "created")
-    search_fields = ("name", "client_id")
+    search_fields = ("name", "client_id", "contact")
     list_select_related = ("authorization_server",)
     readonly_fields = ("client_id", "created", "updated", "last_used", "secret_status", "live_tokens")
     actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens")
     fieldsets = (
-        (None, {"fields": ("name", "client_id", "enabled")}),
+        (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
         ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime", "live_tokens")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
     )
     add_fieldsets = (
-        (None, {"fields": ("name", "enabled")}),
+        (None, {"fields": ("name", "description", "contact", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
         ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
@@ -192,23 +135,32 @@ class ApplicationAdmin(admin.ModelAdmin):
     def server(self, obj):
         return obj.authorization_server.name if obj.authorization_server_id else "default"
 
+    @admin.display(description="grant types", ordering="grant_types")
+    def grant_list(self, obj):
+        # One per line: the column stays as narrow as its longest grant name.
+        return format_html("<br>".join(["{}"] * len(obj.grant_type_set)), *sorted(obj.grant_type_set))
+
     @admin.display(description="scopes", ordering="allowed_scopes")
     def scopes(self, obj):
         return obj.allowed_scopes
 
+    @admin.display(description="created", ordering="created")
+    def created_at(self, obj):
+        return datetime_cell(obj.created)
+
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, obj):
         # The last token issued to it, as long as the audit trail remembers.
-        return getattr(obj, "last_used_at", None) or "—"
+        return datetime_cell(getattr(obj, "last_used_at", None))
 
     @admin.display(description="secret")
     def secret_status(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        rotated = f"rotated {obj.secret_rotated:%Y-%m-%d %H:%M} UTC" if obj.secret_rotated else "never rotated"
-        previous = obj.previous_secret_expires
-        if previous is not None and previous > timezone.now():
-            return f"Stored hashed; {rotated}; the previous secret is accepted until {previous:%Y-%m-%d %H:%M} UTC."
+        rotated = f"rotated {datetime_display(obj.secret_rotated)}" if obj.secret_rotated else "never rotated"
+        if obj.previous_client_secret and obj.previous_secret_expires is not None:
+            until = datetime_display(obj.previous_secret_expires, with_utc=True)
+            return f"Stored hashed; {rotated}; the previous secret is accepted until {until}."
         return f"Stored hashed; {rotated}."
 
     @admin.display(description="live tokens")
@@ -217,7 +169,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             return "—"
         count = get_access_token_model().objects.filter(application=obj).count()
         url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?application__id__exact={obj.pk}"
-        return format_html('<a href="{}">{} access tokens</a>', url, count)
+        return format_html('<a href="{}">{}</a>', url, count_display(count, "access token", "access tokens"))
 
     # --- Forms -------------------------------------------------------------------
 
@@ -229,59 +181,171 @@ class ApplicationAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # "Changed Enabled." says nothing: name the act, and what disabling did.
+        if add or "enabled" not in form.changed_data:
+            return super().construct_change_message(request, form, formsets, add)
+        message = ENABLED_MESSAGE if form.instance.enabled else DISABLED_MESSAGE
+        others = [form.fields[name].label or name for name in form.changed_data if name != "enabled"]
+        if others:
+            message += " " + LogEntry(change_message=json.dumps([{"changed": {"fields": others}}])).get_change_message()
+        return message
+
+    # --- Registration: the one-time secret ---------------------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            submission = self._submitted_before(request, purpose=ADD_PURPOSE)
+            if submission is not None:
+                return self._already_done_response(request, submission.client_pk)
+        # A new token for every rendering; the form accepts any this server issued.
+        extra_context = {**(extra_context or {}), "form_token": form_token_issue(purpose=ADD_PURPOSE)}
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _AlreadyDone as done:
+            return self._already_done_response(request, done.client_pk)
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
+        # Claimed before the insert: a concurrent second submission waits here, then
+        # finds it claimed and is rolled back, instead of colliding on the name.
+        if not form_token_claim(form.nonce):
+            raise _AlreadyDone(None)
         secret = form.cleaned_data.get("custom_secret") or client_secret_generate()
         obj.client_secret = secret  # hashed by the field on save
         super().save_model(request, obj, form, change)
+        form_token_record(form.nonce, client_pk=obj.pk)
         obj.one_time_secret = secret
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(obj, "one_time_secret", None)
         if secret is None or "_popup" in request.POST:
             return super().response_add(request, obj, post_url_continue)
-        return _one_time_secret_response(request, self, obj, secret, rotated=False)
+        return self._secret_response(request, obj, secret, rotated=False)
 
-    # --- Rotation ----------------------------------------------------------------
+    def _secret_response(self, request, client, secret: str, *, rotated: bool) -> TemplateResponse:
+        """The page that shows a new secret, once: rendered directly, never put in a message.
+
+        Messages live in the session or a cookie; this response is the only place the
+        raw secret ever goes, and no cache may keep it.
+        """
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Client secret rotated" if rotated else "Client registered",
+            "opts": self.model._meta,
+            "client": client,
+            "secret": secret,
+            "rotated": rotated,
+            "previous_valid_until": datetime_display(client.previous_secret_expires, with_utc=True),
+            "change_url": reverse("admin:oauthgw_application_change", args=[client.pk]),
+            "changelist_url": reverse("admin:oauthgw_application_changelist"),
+        }
+        return _no_store(TemplateResponse(request, SECRET_TEMPLATE, context))
+
+    def _submitted_before(self, request, *, purpose: str):
+        nonce = form_token_check(request.POST.get(FORM_TOKEN_FIELD), purpose=purpose)
+        return None if nonce is None else form_token_submission(nonce)
+
+    def _already_done_response(self, request, client_pk: int | None) -> TemplateResponse:
+        """A one-time form submitted again: nothing changed, and the secret is gone for good."""
+        client = Application.objects.filter(pk=client_pk).first() if client_pk is not None else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Already done",
+            "opts": self.model._meta,
+            "client": client,
+            "changelist_url": reverse("admin:oauthgw_application_changelist"),
+        }
+        # 409: whatever sent it again (a reload, a retry) learns that nothing was done.
+        return _no_store(TemplateResponse(request, ALREADY_DONE_TEMPLATE, context, status=409))
+
+    # --- Pages of one client -----------------------------------------------------
 
     def get_urls(self):
-        rotate = path(
-            "<path:object_id>/rotate-secret/",
-            self.admin_site.admin_view(self.rotate_secret_view),
-            name="oauthgw_application_rotate_secret",
-        )
-        return [rotate, *super().get_urls()]
+        urls = [
+            path(
+                "<path:object_id>/rotate-secret/",
+                self.admin_site.admin_view(self.rotate_secret_view),
+                name="oauthgw_application_rotate_secret",
+            ),
+            path(
+                "<path:object_id>/revoke-tokens/",
+                self.admin_site.admin_view(self.revoke_tokens_view),
+                name="oauthgw_application_revoke_tokens",
+            ),
+        ]
+        return [*urls, *super().get_urls()]
+
+    def _client_for_change(self, request, object_id) -> Application | None:
+        # As the change view finds it: an id that is not a number is "no such client", not a 500.
+        client = self.get_object(request, unquote(object_id))
+        if client is not None and not self.has_change_permission(request, client):
+            raise PermissionDenied
+        return client
 
     def rotate_secret_view(self, request, object_id):
-        client = get_object_or_404(Application, pk=object_id)
-        if not self.has_change_permission(request, client):
-            raise PermissionDenied
-        form = RotateSecretForm(request.POST or None)
+        client = self._client_for_change(request, object_id)
+        if client is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if request.method == "POST":
+            submission = self._submitted_before(request, purpose=rotate_purpose(client))
+            if submission is not None:
+                return self._already_done_response(request, submission.client_pk)
+        form = RotateSecretForm(request.POST or None, client=client)
         if request.method == "POST" and form.is_valid():
-            grace = timedelta(seconds=form.cleaned_data["grace"])
             try:
-                client, secret = client_secret_rotate(
-                    client=client, grace=grace, secret=form.cleaned_data["custom_secret"] or None
-                )
+                with transaction.atomic(using=router.db_for_write(Application)):
+                    if not form_token_claim(form.nonce, client_pk=client.pk):
+                        raise _AlreadyDone(client.pk)
+                    client, secret = client_secret_rotate(
+                        client=client,
+                        grace=timedelta(seconds=form.cleaned_data["grace"]),
+                        secret=form.cleaned_data["custom_secret"] or None,
+                    )
+                    self.log_change(request, client, rotation_message(client))
+            except _AlreadyDone as done:
+                return self._already_done_response(request, done.client_pk)
             except ValidationError as exc:
                 form.add_error("custom_secret", exc)
             else:
-                message = "Rotated the client secret"
-                if client.previous_secret_expires:
-                    message += f"; the old one is accepted until {client.previous_secret_expires:%Y-%m-%d %H:%M} UTC"
-                self.log_change(request, client, message + ".")
-                return _one_time_secret_response(request, self, client, secret, rotated=True)
+                return self._secret_response(request, client, secret, rotated=True)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Rotate the secret of {client}",
             "opts": self.model._meta,
             "original": client,
             "form": form,
+            "form_token": form_token_issue(purpose=rotate_purpose(client)),
             "change_url": reverse("admin:oauthgw_application_change", args=[client.pk]),
         }
         return TemplateResponse(request, ROTATE_TEMPLATE, context)
+
+    def revoke_tokens_view(self, request, object_id):
+        """Revoke every token of one client, after a page that says how many."""
+        client = self._client_for_change(request, object_id)
+        if client is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        change_url = reverse("admin:oauthgw_application_change", args=[client.pk])
+        if request.method == "POST":
+            revoked = tokens_revoke_for_client(client=client)
+            self.log_change(request, client, f"Revoked all tokens: {tokens_display(revoked)}.")
+            self.message_user(request, f"Revoked {tokens_display(revoked)} of {client}.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revoke all tokens of {client}?",
+            "opts": self.model._meta,
+            "original": client,
+            "counts": tokens_display(tokens_count_for_client(client=client)),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, REVOKE_TEMPLATE, context)
 
     # --- Actions -----------------------------------------------------------------
 
@@ -289,16 +353,19 @@ class ApplicationAdmin(admin.ModelAdmin):
         changed = 0
         for client in queryset:
             if client_set_enabled(client=client, enabled=enabled):
-                self.log_change(request, client, "Enabled." if enabled else "Disabled: tokens refused at once.")
+                self.log_change(request, client, ENABLED_MESSAGE if enabled else DISABLED_MESSAGE)
                 changed += 1
         verb = "Enabled" if enabled else "Disabled"
         self.message_user(request, ngettext(f"{verb} %d client.", f"{verb} %d clients.", changed) % changed)
 
-    @admin.action(description="Enable selected clients", permissions=["change"])
+    @admin.action(description="Enable selected clients (their old tokens stay revoked)", permissions=["change"])
     def enable_clients(self, request, queryset):
         self._set_enabled(request, queryset, enabled=True)
 
-    @admin.action(description="Disable selected clients (their tokens stop working at once)", permissions=["change"])
+    @admin.action(
+        description="Disable selected clients (revokes all their tokens; enabling again revives none)",
+        permissions=["change"],
+    )
     def disable_clients(self, request, queryset):
         self._set_enabled(request, queryset, enabled=False)
 
@@ -315,12 +382,6 @@ class ApplicationAdmin(admin.ModelAdmin):
         revoked = NOTHING
         for client in queryset:
             count = tokens_revoke_for_client(client=client)
-            self.log_change(
-                request,
-                client,
-                f"Revoked all tokens: {count.access_tokens} access, {count.refresh_tokens} refresh.",
-            )
+            self.log_change(request, client, f"Revoked all tokens: {tokens_display(count)}.")
             revoked += count
-        self.message_user(
-            request, f"Revoked {revoked.access_tokens} access and {revoked.refresh_tokens} refresh tokens."
-        )
+        self.message_user(request, f"Revoked {tokens_display(revoked)}.")

@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from oauthgw.admin.display import tokens_display
+from oauthgw.admin.tokens import has_revoke_permission
 from oauthgw.models import ResourceOwner
 from oauthgw.revocation import NOTHING, tokens_revoke_for_user
 
@@ -29,6 +31,13 @@ class ResourceOwnerAdmin(admin.ModelAdmin):
         # Created when an authorization server first vouches for someone.
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # What the authorization servers said about someone: read, and revoke their tokens.
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return has_revoke_permission(self, request)
+
     @admin.display(description="live access tokens", ordering="live_tokens")
     def tokens(self, obj):
         url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?user__id__exact={obj.user_id}&state=live"
@@ -38,15 +47,11 @@ class ResourceOwnerAdmin(admin.ModelAdmin):
     def login(self, obj):
         return "never: no usable password, not staff"
 
-    @admin.action(description="Revoke all tokens of selected resource owners", permissions=["change"])
+    @admin.action(description="Revoke all tokens of selected resource owners", permissions=["revoke"])
     def revoke_owner_tokens(self, request, queryset):
         revoked = NOTHING
         for owner in queryset.select_related("user"):
             count = tokens_revoke_for_user(user=owner.user)
-            self.log_change(
-                request, owner, f"Revoked all tokens: {count.access_tokens} access, {count.refresh_tokens} refresh."
-            )
+            self.log_change(request, owner, f"Revoked all tokens: {tokens_display(count)}.")
             revoked += count
-        self.message_user(
-            request, f"Revoked {revoked.access_tokens} access and {revoked.refresh_tokens} refresh tokens."
-        )
+        self.message_user(request, f"Revoked {tokens_display(revoked)}.")

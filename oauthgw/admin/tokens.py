@@ -7,10 +7,12 @@ presenting a token. Registered by django-oauth-toolkit through
 """
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 from oauth2_provider import admin as toolkit_admin
 
 from oauthgw import lifetimes
+from oauthgw.admin.display import count_display, datetime_display
 from oauthgw.revocation import tokens_revoke
 
 FINGERPRINT_LENGTH = 8
@@ -58,6 +60,25 @@ class RevokedRefreshTokenFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClientListFilter(admin.RelatedFieldListFilter):
+    """The token's application, called what the admin calls it: a client."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "client"
+
+
+def has_revoke_permission(model_admin, request) -> bool:
+    """Whether the user may revoke rows that the admin shows read-only.
+
+    Revoking is the only change the admin makes to tokens and resource owners, so
+    it goes with the model's "change" permission, while ``has_change_permission``
+    says no to editing (the pages are titled "View …" and have no Save button).
+    """
+    opts = model_admin.opts
+    return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+
 class _TokenAdminMixin:
     list_select_related = ("application", "user__resource_owner")
     search_fields = (
@@ -67,6 +88,17 @@ class _TokenAdminMixin:
         "user__resource_owner__subject",
     )
     list_per_page = 50
+
+    def has_change_permission(self, request, obj=None):
+        # Issued by the token endpoint, ended by revocation: never edited by hand.
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return has_revoke_permission(self, request)
+
+    @admin.display(description="client", ordering="application__name")
+    def client(self, obj):
+        return obj.application
 
     @admin.display(description="fingerprint")
     def fingerprint(self, obj):
@@ -92,27 +124,27 @@ class _TokenAdminMixin:
 
 
 class AccessTokenAdmin(_TokenAdminMixin, toolkit_admin.AccessTokenAdmin):
-    list_display = ("id", "fingerprint", "application", "resource_owner", "scope", "issued", "expires", "state")
-    list_filter = (LiveAccessTokenFilter, "application")
-    detail_fields = ("fingerprint", "application", "resource_owner", "scope", "issued", "expires", "state")
+    list_display = ("id", "fingerprint", "client", "resource_owner", "scope", "issued", "expires", "state")
+    list_filter = (LiveAccessTokenFilter, ("application", ClientListFilter))
+    detail_fields = ("fingerprint", "client", "resource_owner", "scope", "issued", "expires", "state")
 
     @admin.display(description="state")
     def state(self, obj):
         # A revoked access token is deleted, so a listed one is live or expired.
         return "expired" if obj.is_expired() else "live"
 
-    @admin.action(description="Revoke selected access tokens (and their refresh tokens)", permissions=["change"])
+    @admin.action(description="Revoke selected access tokens (and their refresh tokens)", permissions=["revoke"])
     def revoke_tokens(self, request, queryset):
         tokens = list(queryset)
         self._log_revocations(request, tokens)
         revoked = tokens_revoke(access_tokens=tokens)
-        self.message_user(request, f"Revoked {revoked.access_tokens} access tokens.")
+        self.message_user(request, f"Revoked {count_display(revoked.access_tokens, 'access token', 'access tokens')}.")
 
 
 class RefreshTokenAdmin(_TokenAdminMixin, toolkit_admin.RefreshTokenAdmin):
-    list_display = ("id", "fingerprint", "application", "resource_owner", "issued", "expires", "state")
-    list_filter = (RevokedRefreshTokenFilter, "application")
-    detail_fields = ("fingerprint", "application", "resource_owner", "issued", "expires", "state")
+    list_display = ("id", "fingerprint", "client", "resource_owner", "issued", "expires", "state")
+    list_filter = (RevokedRefreshTokenFilter, ("application", ClientListFilter))
+    detail_fields = ("fingerprint", "client", "resource_owner", "issued", "expires", "state")
 
     @admin.display(description="expires")
     def expires(self, obj):
@@ -121,14 +153,16 @@ class RefreshTokenAdmin(_TokenAdminMixin, toolkit_admin.RefreshTokenAdmin):
     @admin.display(description="state")
     def state(self, obj):
         if obj.revoked is not None:
-            return f"revoked {obj.revoked:%Y-%m-%d %H:%M} UTC"
+            return f"revoked {datetime_display(obj.revoked)}"
         if obj.application_id and timezone.now() >= obj.created + lifetimes.refresh_token_lifetime(obj.application):
             return "expired"
         return "active"
 
-    @admin.action(description="Revoke selected refresh tokens (and their access tokens)", permissions=["change"])
+    @admin.action(description="Revoke selected refresh tokens (and their access tokens)", permissions=["revoke"])
     def revoke_tokens(self, request, queryset):
         tokens = list(queryset.filter(revoked__isnull=True))
         self._log_revocations(request, tokens)
         revoked = tokens_revoke(refresh_tokens=tokens)
-        self.message_user(request, f"Revoked {revoked.refresh_tokens} refresh tokens.")
+        self.message_user(
+            request, f"Revoked {count_display(revoked.refresh_tokens, 'refresh token', 'refresh tokens')}."
+        )

@@ -32,7 +32,7 @@ def decrypt_secrets(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("oauthgw", "0003_shared_values"),
+        ("oauthgw", "0004_client_details"),
     ]
 
     operations = [

@@ -47,6 +47,7 @@ def test_events_cannot_be_added_changed_or_deleted(admin_client, trail):
 
     assert admin_client.get(f"{AUDIT}add/").status_code == 403
     page = admin_client.get(f"{AUDIT}{event.pk}/change/").content.decode()
+    assert "<h1>View audit event</h1>" in page
     assert 'name="_save"' not in page
     assert admin_client.post(f"{AUDIT}{event.pk}/delete/", {"post": "yes"}).status_code == 403
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from django.contrib.admin.models import LogEntry
 from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from gatewayproj.content_security_policy import POLICY
-from oauthgw.models import AuditEvent, AuthorizationServer
+from oauthgw.models import Application, AuditEvent, AuthorizationServer
 from tests.conftest import DEV_PASSWORD as PASSWORD
 from tests.conftest import DEV_USER as USER
 from tests.factories import ApplicationFactory
@@ -104,10 +106,12 @@ def hello(gateway: str, access_token: str) -> int:
     ).status_code
 
 
-def create_client_in_the_admin(page, gateway: str, name: str) -> tuple[str, str]:
+def create_client_in_the_admin(page, gateway: str, name: str, **fields: str) -> tuple[str, str]:
     """Fill the add form; return (client_id, secret) as read off the one-time secret page."""
     page.goto(f"{gateway}/admin/oauthgw/application/add/")
     page.fill("#id_name", name)
+    for field, value in fields.items():
+        page.fill(f"#id_{field}", value)
     for grant in ("password", "refresh_token"):
         page.check(f"input[name=grant_types][value={grant}]")
     page.check("input[name=allowed_scopes][value=hello]")
@@ -181,7 +185,7 @@ def test_revoking_a_resource_owners_tokens_makes_the_api_reject_them(admin_page,
     admin_page.goto(f"{gateway}/admin/oauthgw/resourceowner/")
     message = select_and_run(admin_page, USER, "revoke_owner_tokens")
 
-    assert "Revoked 1 access and 1 refresh tokens." in message
+    assert "Revoked 1 access token, 1 refresh token." in message
     assert hello(gateway, tokens["access_token"]) == 401
     refreshed = requests.post(
         f"{gateway}/oauth2/token",
@@ -192,7 +196,7 @@ def test_revoking_a_resource_owners_tokens_makes_the_api_reject_them(admin_page,
     assert refreshed.json()["error"] == "invalid_grant"
 
 
-def _seed_a_day_of_traffic() -> None:
+def _seed_a_day_of_traffic(client_id: str = "mobile-app") -> None:
     """A believable last 24 hours for the dashboard's picture."""
     now = timezone.now()
     failures = ["invalid_grant", "invalid_grant", "invalid_client", "upstream_unavailable", "throttled"]
@@ -204,7 +208,7 @@ def _seed_a_day_of_traffic() -> None:
                     time=now - timedelta(hours=hour, minutes=minute),
                     outcome="issued",
                     status=200,
-                    client_id="mobile-app",
+                    client_id=client_id,
                     grant_type="password",
                     username=f"user{minute}",
                     client_ip="192.0.2.10",
@@ -218,7 +222,7 @@ def _seed_a_day_of_traffic() -> None:
                     time=now - timedelta(hours=hour, minutes=17),
                     outcome=outcome,
                     status=503 if outcome == "upstream_unavailable" else 401,
-                    client_id="mobile-app",
+                    client_id=client_id,
                     grant_type="password",
                     username="mallory",
                     client_ip="203.0.113.9",
@@ -242,7 +246,7 @@ def test_the_dashboard_audit_and_authorization_servers_pages(admin_page, gateway
     screenshot(admin_page, "dashboard")
 
     admin_page.goto(f"{gateway}/admin/oauthgw/auditevent/?outcome=invalid_grant")
-    assert set(admin_page.locator("#result_list td.field-outcome").all_inner_texts()) == {"invalid_grant"}
+    assert set(admin_page.locator("#result_list td.field-outcome_code").all_inner_texts()) == {"invalid_grant"}
     admin_page.goto(f"{gateway}/admin/oauthgw/auditevent/")
     screenshot(admin_page, "audit")
 
@@ -315,3 +319,133 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("window.inlineRan") is None
     assert csp_violations(page) == ["script-src-elem blocked inline"]
+
+
+# --- A reload of a secret page repeats nothing -------------------------------------------
+
+
+def test_reloading_the_new_clients_secret_page_creates_no_second_client(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "reloaded-app")
+
+    response = admin_page.reload()  # the browser sends the same POST again
+
+    assert response.request.method == "POST"
+    assert response.status == 409
+    expect(admin_page.locator("#already-done")).to_have_text("Already done — the secret cannot be shown again.")
+    assert secret not in admin_page.content()
+    assert Application.objects.filter(name="reloaded-app").count() == 1
+    screenshot(admin_page, "already-done")
+    admin_page.click("#open-client")
+    assert admin_page.inner_text("div.readonly >> nth=0") == client_id
+    assert password_grant(gateway, client_id, secret).status_code == 200
+
+
+def test_reloading_the_rotated_secret_page_rotates_no_second_time(admin_page, gateway):
+    client_id, old_secret = create_client_in_the_admin(admin_page, gateway, "rotated-app")
+    admin_page.click("#continue")
+    admin_page.click("#rotate-secret")
+    # The default keeps the old secret for 24 hours.
+    assert admin_page.locator("#id_grace").input_value() == str(24 * 3600)
+    admin_page.click("input[name=_rotate]")
+    new_secret = admin_page.inner_text("#client-secret").strip()
+
+    response = admin_page.reload()
+
+    assert (response.request.method, response.status) == ("POST", 409)
+    assert "Already done" in admin_page.inner_text("#already-done")
+    assert new_secret not in admin_page.content()
+    # One rotation: the secret it showed works, and the original one is still in its grace period.
+    assert password_grant(gateway, client_id, new_secret).status_code == 200
+    assert password_grant(gateway, client_id, old_secret).status_code == 200
+    app = Application.objects.get(client_id=client_id)
+    assert [entry.get_change_message()[:31] for entry in LogEntry.objects.filter(object_id=str(app.pk))] == [
+        "Secret rotated (previous valid ",
+        "Added.",
+    ]
+
+
+# --- The client's page ------------------------------------------------------------------------
+
+
+def test_every_link_on_a_clients_page_answers_below_400(admin_page, gateway):
+    create_client_in_the_admin(admin_page, gateway, "linked-app")
+    admin_page.click("#continue")
+    admin_page.wait_for_selector("#rotate-secret")
+
+    hrefs = admin_page.eval_on_selector_all("a[href]", "links => links.map(link => link.href)")
+    answers = {href: admin_page.request.get(href).status for href in set(hrefs) if href.startswith(gateway)}
+
+    assert "View on site" not in admin_page.content()
+    assert f"{gateway}/" in answers  # "View site"
+    assert len(answers) > 10
+    assert {href: status for href, status in answers.items() if status >= 400} == {}
+
+
+def test_revoking_all_tokens_of_a_client_shows_the_counts_first(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "revoked-app")
+    first = password_grant(gateway, client_id, secret).json()
+    password_grant(gateway, client_id, secret)
+    admin_page.click("#continue")
+
+    admin_page.click("#revoke-tokens")
+
+    expect(admin_page.locator("#revoke-counts")).to_contain_text("2 access tokens, 2 refresh tokens")
+    assert hello(gateway, first["access_token"]) == 200
+    screenshot(admin_page, "revoke-tokens")
+    admin_page.click("input[name=_revoke]")
+    assert "Revoked 2 access tokens, 2 refresh tokens of revoked-app." in admin_page.inner_text("ul.messagelist")
+    assert hello(gateway, first["access_token"]) == 401
+    assert not get_access_token_model().objects.filter(application__client_id=client_id).exists()
+
+
+def test_a_clients_page_charts_its_last_24_hours(admin_page, gateway):
+    client_id, _ = create_client_in_the_admin(
+        admin_page, gateway, "mobile-app", description="The iOS and Android app.", contact="mobile-team@example.test"
+    )
+    _seed_a_day_of_traffic(client_id=client_id)
+    admin_page.click("#continue")
+
+    admin_page.wait_for_selector("#gw-chart svg rect")
+
+    assert admin_page.locator("#gw-chart svg g").count() == 24
+    screenshot(admin_page, "client", full_page=True)
+    issued = AuditEvent.objects.filter(client_id=client_id, outcome="issued").count()
+    assert admin_page.inner_text("#gw-issued .gw-number") == str(issued)
+    admin_page.click("#gw-issued")
+    admin_page.wait_for_url("**/auditevent/?*")
+    assert set(admin_page.locator("#result_list td.field-client_id").all_inner_texts()) == {client_id}
+
+
+# --- Read-only pages and the width of the lists --------------------------------------------------
+
+
+def test_token_and_audit_pages_are_views_without_save_buttons(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "viewed-app")
+    password_grant(gateway, client_id, secret)
+    pages = {
+        "access token": f"/admin/oauth2_provider/accesstoken/{get_access_token_model().objects.get().pk}/change/",
+        "refresh token": f"/admin/oauth2_provider/refreshtoken/{get_refresh_token_model().objects.get().pk}/change/",
+        "audit event": f"/admin/oauthgw/auditevent/{AuditEvent.objects.first().pk}/change/",
+    }
+
+    for kind, url in pages.items():
+        admin_page.goto(f"{gateway}{url}")
+        assert admin_page.inner_text("#content h1") == f"View {kind}"
+        assert admin_page.locator("input[type=submit]").count() == 0
+        assert admin_page.locator(".submit-row a.closelink").inner_text().lower() == "close"
+
+
+@pytest.mark.parametrize("url", ["/admin/oauthgw/application/", "/admin/oauthgw/auditevent/"])
+def test_the_clients_and_audit_lists_fit_a_1366_pixel_screen(admin_page, gateway, url):
+    for number in range(3):
+        ApplicationFactory(name=f"partner-portal-{number}", grant_types="password refresh_token client_credentials")
+    _seed_a_day_of_traffic(client_id=Application.objects.first().client_id)
+    admin_page.set_viewport_size({"width": 1366, "height": 768})
+    admin_page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'true')")
+
+    admin_page.goto(f"{gateway}{url}")
+
+    results = admin_page.locator("#changelist .results")
+    overflow = results.evaluate("element => element.scrollWidth - element.clientWidth")
+    assert overflow <= 0, f"{overflow} pixels of columns cut off"
+    assert admin_page.evaluate("document.documentElement.scrollWidth") <= 1366

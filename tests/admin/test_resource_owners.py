@@ -23,10 +23,21 @@ def test_revoking_an_owners_tokens_makes_the_api_reject_them_and_is_logged(admin
 
     response = admin_client.post(OWNERS, {"action": "revoke_owner_tokens", "_selected_action": [owner.pk]}, follow=True)
 
-    assert "Revoked 1 access and 1 refresh tokens." in messages_of(response)
+    assert "Revoked 1 access token, 1 refresh token." in messages_of(response)
     bearer = f"Bearer {password_token['access_token']}"
     assert admin_client.get("/helloworld/", HTTP_AUTHORIZATION=bearer).status_code == 401
-    assert LogEntry.objects.get(object_id=str(owner.pk)).get_change_message().startswith("Revoked all tokens")
+    assert LogEntry.objects.get(object_id=str(owner.pk)).get_change_message() == (
+        "Revoked all tokens: 1 access token, 1 refresh token."
+    )
+
+
+def test_an_owners_page_reads_as_a_view(admin_client, password_token):
+    owner = ResourceOwner.objects.get()
+
+    page = admin_client.get(f"{OWNERS}{owner.pk}/change/").content.decode()
+
+    assert "<h1>View resource owner</h1>" in page
+    assert 'name="_save"' not in page
 
 
 def test_owners_cannot_be_added_by_hand(admin_client):

@@ -1,7 +1,10 @@
 """Token admins: listed by client and resource owner, never the token, revocable."""
 
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.admin.conftest import messages_of
@@ -48,9 +51,42 @@ def test_revoking_selected_access_tokens_is_effective_and_logged(admin_client, i
 
     response = admin_client.post(ACCESS_TOKENS, {"action": "revoke_tokens", "_selected_action": [row.pk]}, follow=True)
 
-    assert "Revoked 1 access tokens." in messages_of(response)
+    assert "Revoked 1 access token." in messages_of(response)
     assert admin_client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
     assert LogEntry.objects.get(object_id=str(row.pk)).get_change_message() == "Revoked."
+
+
+@pytest.mark.parametrize("url", [ACCESS_TOKENS, REFRESH_TOKENS])
+def test_a_tokens_page_reads_as_a_view_without_a_save_button(admin_client, password_token, url):
+    listed = admin_client.get(url)
+    [row] = listed.context["cl"].result_list
+
+    page = admin_client.get(f"{url}{row.pk}/change/").content.decode()
+
+    kind = "access" if url == ACCESS_TOKENS else "refresh"
+    assert f"| View {kind} token |" in page
+    assert f"<h1>View {kind} token</h1>" in page
+    assert 'name="_save"' not in page
+    assert 'name="_continue"' not in page
+    assert admin_client.post(f"{url}{row.pk}/change/", {}).status_code == 403
+
+
+def test_staff_who_may_only_view_tokens_are_not_offered_revocation(client, django_user_model, issued):
+    viewer = django_user_model.objects.create_user("viewer", password="a-long-viewer-password", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_accesstoken"))
+    client.force_login(viewer)
+
+    response = client.get(ACCESS_TOKENS)
+
+    assert response.status_code == 200
+    assert "revoke_tokens" not in response.content.decode()
+
+
+def test_the_token_lists_say_client_not_application(admin_client, issued):
+    page = admin_client.get(ACCESS_TOKENS).content.decode()
+
+    assert "By client" in page
+    assert "application" not in re.sub(r"<[^>]+>", "", page).lower()
 
 
 def test_tokens_cannot_be_added_or_deleted_by_hand(admin_client):

@@ -82,3 +82,21 @@ def test_unknown_scope_is_a_command_error():
 def test_default_scopes_outside_the_allowed_scopes_is_a_command_error():
     with pytest.raises(CommandError):
         create_client("bad", "--scopes", "hello", "--default-scopes", "admin", "--json")
+
+
+def test_a_name_another_client_has_in_any_case_is_refused_with_a_clear_error():
+    create_client("Mobile")
+
+    with pytest.raises(CommandError) as refused:
+        create_client("mobile")
+
+    assert str(refused.value) == "A client with this name already exists (names ignore case)."
+    assert Application.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_name_is_refused(name):
+    with pytest.raises(CommandError) as refused:
+        create_client(name)
+
+    assert str(refused.value) == "This field cannot be blank."

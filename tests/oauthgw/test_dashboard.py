@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
 
 
-def event(outcome: str, *, hours_ago: float, status: int = 400) -> AuditEvent:
-    return AuditEvent(time=NOW - timedelta(hours=hours_ago), outcome=outcome, status=status, latency_ms=3)
+def event(outcome: str, *, hours_ago: float, status: int = 400, client_id: str = "") -> AuditEvent:
+    return AuditEvent(
+        time=NOW - timedelta(hours=hours_ago), outcome=outcome, status=status, latency_ms=3, client_id=client_id
+    )
 
 
 @pytest.fixture
@@ -67,3 +69,42 @@ def test_an_empty_trail_is_all_zeros():
 
     assert (summary.total, summary.failures_by_reason) == (0, [])
     assert {(hour.issued, hour.failed) for hour in summary.hours} == {(0, 0)}
+
+
+def test_throttled_requests_are_failures_counted_apart_per_hour(trail):
+    hours = dashboard_summary(now=NOW).hours
+
+    assert sum(hour.throttled for hour in hours) == 1
+    [throttled_hour] = [hour for hour in hours if hour.throttled]
+    assert (throttled_hour.failed, throttled_hour.throttled) == (1, 1)
+    assert dashboard_summary(now=NOW).chart_data()["hours"][-1] == {
+        "start": NOW.replace(minute=0).isoformat(),
+        "issued": 2,
+        "failed": 0,
+        "throttled": 0,
+    }
+
+
+def test_a_clients_summary_counts_the_requests_that_named_it_only(trail):
+    AuditEvent.objects.bulk_create(
+        [
+            event("issued", hours_ago=1, status=200, client_id="mobile"),
+            event("invalid_grant", hours_ago=2, status=401, client_id="mobile"),
+            event("throttled", hours_ago=2, status=429, client_id="mobile"),
+            event("issued", hours_ago=26, status=200, client_id="mobile"),
+        ]
+    )
+
+    summary = dashboard_summary(now=NOW, client_id="mobile")
+
+    assert (summary.issued, summary.failed, summary.throttled) == (1, 2, 1)
+    assert sum(hour.issued for hour in summary.hours) == 1
+
+
+def test_hours_are_utc_hours_in_any_time_zone(trail, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30: local hours start at :30 UTC
+
+    hours = dashboard_summary(now=NOW).hours
+
+    assert hours[-1].start == NOW.replace(minute=0)
+    assert sum(hour.issued for hour in hours) == 3

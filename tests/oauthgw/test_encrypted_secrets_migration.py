@@ -6,7 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from oauthgw.models import AuthorizationServer
 
-BEFORE = [("oauthgw", "0003_shared_values")]
+BEFORE = [("oauthgw", "0004_client_details")]
 AFTER = [("oauthgw", "0005_encrypted_upstream_secrets")]
 PLAIN_SECRET = "a-plain-upstream-secret-from-before"
 

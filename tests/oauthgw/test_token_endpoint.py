@@ -118,6 +118,19 @@ def test_wrong_user_credentials_are_invalid_grant_401(post_token, upstream, make
     assert_error(response, 401, "invalid_grant")
 
 
+def test_a_wrong_password_and_a_wrong_client_secret_differ_in_the_challenge_alone(post_token, upstream, make_client):
+    # Strict clients raise on a 401 challenge before reading the body: the header must tell them apart.
+    app = make_client()
+    upstream.rejects()
+
+    wrong_password = post_token(password_form(), app=app)
+    wrong_secret = post_token(password_form(), app=app, secret="not-the-secret")
+
+    assert wrong_password["WWW-Authenticate"] == 'Basic realm="oauthgw", charset="UTF-8", error="invalid_grant"'
+    assert wrong_secret["WWW-Authenticate"] == 'Basic realm="oauthgw", charset="UTF-8", error="invalid_client"'
+    assert wrong_password.status_code == wrong_secret.status_code == 401
+
+
 def test_wrong_user_credentials_are_invalid_grant_400_in_strict_mode(post_token, upstream, make_client, settings):
     settings.OAUTHGW = {**settings.OAUTHGW, "INVALID_GRANT_STATUS": 400}
     upstream.rejects()

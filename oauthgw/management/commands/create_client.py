@@ -33,7 +33,9 @@ class Command(BaseCommand):
                 default_scopes=None if default_scopes is None else _split(default_scopes),
                 can_introspect=options["can_introspect"],
             )
-        except (ValueError, ValidationError) as exc:
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["as_json"]:
             self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))

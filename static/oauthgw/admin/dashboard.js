@@ -1,5 +1,6 @@
-// The admin index's chart: issued and failed token requests per hour as stacked
-// SVG bars. No library: the data is 24 pairs of numbers.
+// The 24-hour chart of the admin index and of a client's page: issued, failed and
+// throttled token requests per hour as stacked SVG bars ("failed" counts the
+// throttled ones; they are drawn apart). No library: the data is 24 triples.
 "use strict";
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
@@ -34,15 +35,19 @@
 
     hours.forEach(function (hour, index) {
       const x = LEFT + index * slot + (slot - barWidth) / 2;
-      const issuedHeight = scale(hour.issued), failedHeight = scale(hour.failed);
+      const throttled = hour.throttled || 0;
       const base = TOP + plotHeight;
-      const label = `${hour.start.slice(11, 16)} UTC: ${hour.issued} issued, ${hour.failed} failed`;
+      const label = `${hour.start.slice(11, 16)} UTC: ${hour.issued} issued, ${hour.failed} failed (${throttled} throttled)`;
       const group = element("g", {});
       group.appendChild(element("title", {}, label));
-      group.appendChild(element("rect", { x: x, y: base - issuedHeight, width: barWidth, height: issuedHeight, class: "gw-bar-ok" }));
-      group.appendChild(element("rect", {
-        x: x, y: base - issuedHeight - failedHeight, width: barWidth, height: failedHeight, class: "gw-bar-bad",
-      }));
+      let top = base;
+      [[hour.issued, "gw-bar-ok"], [hour.failed - throttled, "gw-bar-bad"], [throttled, "gw-bar-warn"]].forEach(
+        function ([count, name]) {
+          const height = scale(count);
+          top -= height;
+          group.appendChild(element("rect", { x: x, y: top, width: barWidth, height: height, class: name }));
+        }
+      );
       svg.appendChild(group);
       if (index % 3 === 0) {
         svg.appendChild(element("text", { x: x + barWidth / 2, y: HEIGHT - 6, "text-anchor": "middle", class: "gw-tick" },
