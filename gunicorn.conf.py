@@ -10,7 +10,7 @@ give the parallelism the GIL denies threads: two per core, so one can run while
 another waits, and a few threads each, because many threads in one process
 contend for its GIL (on the bench, 2 processes x 4 threads mostly served fewer
 bearer-token calls than 4 x 1 or 4 x 2). The upstream call runs with a hard deadline in
-its own thread pool (oauthgw.upstream), so a slow upstream ties up at most
+its own thread pool (oauthgw.upstream.client), so a slow upstream ties up at most
 WORKERS x THREADS requests for at most the timeout, and the circuit breaker
 then answers at once. docs/operations.md explains how to size it.
 
@@ -52,7 +52,7 @@ if _control_socket:
 else:
     control_socket_disable = True
 
-logger_class = "gatewayproj.observability.access_log.JsonLogger"
+logger_class = "oauthgw.observability.access_log.JsonLogger"
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") != "0" else None
 errorlog = "-"
 # The application's own logs go to stderr as JSON (Django LOGGING).

@@ -38,8 +38,8 @@ def _raw_token() -> str:
 
 
 def _gateway_setup() -> dict:
-    from oauthgw.clients import client_create
-    from oauthgw.resource_owners import resource_owner_upsert
+    from oauthgw.issuing.clients import client_create
+    from oauthgw.issuing.resource_owners import resource_owner_upsert
 
     cc, cc_secret = client_create(name="bench-cc", grant_types=["client_credentials"], scopes=[SCOPE])
     pw, pw_secret = client_create(name="bench-pw", grant_types=["password", "refresh_token"], scopes=[SCOPE])

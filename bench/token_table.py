@@ -162,7 +162,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from oauthgw.clients import client_create
+    from oauthgw.issuing.clients import client_create
 
     client, _ = client_create(name="token-table", grant_types=["client_credentials"], scopes=["hello"])
     results = {}

@@ -38,11 +38,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "gatewayproj.observability.request_id.RequestIdMiddleware",
+    "oauthgw.observability.request_id.RequestIdMiddleware",
     "oauthgw.middleware.DatabaseUnavailableMiddleware",
     "oauthgw.middleware.UnreadableBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "gatewayproj.content_security_policy.ContentSecurityPolicyMiddleware",
+    "oauthgw.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,7 +101,7 @@ _REDIS_URL = env_str("REDIS_URL")
 CACHES = {
     "default": (
         {
-            "BACKEND": "gatewayproj.cache.GatewayRedisCache",
+            "BACKEND": "oauthgw.caching.redis.GatewayRedisCache",
             "LOCATION": _REDIS_URL,
             # redis-py waits for ever by default: a Redis that hangs would hang every
             # request. Its answers take well under a millisecond.
@@ -167,14 +167,14 @@ if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
 
 OAUTH2_PROVIDER = {
-    "OAUTH2_SERVER_CLASS": "oauthgw.server.GatewayServer",
-    "OAUTH2_BACKEND_CLASS": "oauthgw.oauthlib_backend.GatewayOAuthLibCore",
-    "OAUTH2_VALIDATOR_CLASS": "oauthgw.validators.GatewayOAuth2Validator",
-    "SCOPES_BACKEND_CLASS": "oauthgw.scopes.ApplicationScopes",
+    "OAUTH2_SERVER_CLASS": "oauthgw.toolkit.server.GatewayServer",
+    "OAUTH2_BACKEND_CLASS": "oauthgw.toolkit.oauth2_backends.GatewayOAuthLibCore",
+    "OAUTH2_VALIDATOR_CLASS": "oauthgw.toolkit.oauth2_validators.GatewayOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "oauthgw.toolkit.scopes.ApplicationScopes",
     "SCOPES": {"hello": "Call the HelloWorld API"},
     "CLIENT_SECRET_HASHER": "oauthgw_hmac_sha256",
-    "ACCESS_TOKEN_GENERATOR": "oauthgw.token_values.token_value_generate",
-    "REFRESH_TOKEN_GENERATOR": "oauthgw.token_values.token_value_generate",
+    "ACCESS_TOKEN_GENERATOR": "oauthgw.toolkit.generators.token_value_generate",
+    "REFRESH_TOKEN_GENERATOR": "oauthgw.toolkit.generators.token_value_generate",
     "APPLICATION_ADMIN_CLASS": "oauthgw.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauthgw.admin.AccessTokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "oauthgw.admin.RefreshTokenAdmin",
@@ -210,11 +210,11 @@ SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W002"]
 
 REST_FRAMEWORK = {
     # The toolkit's OAuth2Authentication with a short path for valid tokens.
-    "DEFAULT_AUTHENTICATION_CLASSES": ["gatewayproj.bearer_authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["oauthgw.resource_server.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["oauth2_provider.contrib.rest_framework.TokenHasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "gatewayproj.resource_server.bearer_exception_handler",
+    "EXCEPTION_HANDLER": "oauthgw.resource_server.exception_handler.bearer_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -233,10 +233,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # The token, revocation and introspection endpoints are plain Django views:
-    # described by hand (gatewayproj/openapi.py) and added by this hook.
+    # described by hand (oauthgw/views/openapi.py) and added by this hook.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "gatewayproj.openapi.add_authorization_server",
+        "oauthgw.views.openapi.add_authorization_server",
     ],
     "OAUTH2_FLOWS": ["password", "clientCredentials"],
     "OAUTH2_TOKEN_URL": "/oauth2/token",
@@ -269,9 +269,9 @@ CSRF_COOKIE_HTTPONLY = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "gatewayproj.observability.request_id.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "oauthgw.observability.request_id.RequestIdFilter"}},
     "formatters": {
-        "json": {"()": "gatewayproj.observability.json_logs.JsonFormatter"},
+        "json": {"()": "oauthgw.observability.json_logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {

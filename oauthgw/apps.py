@@ -7,14 +7,17 @@ class OauthgwConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oauthgw import audit
         from oauthgw.admin.site import tidy_admin_site
+        from oauthgw.observability import audit
 
         audit.connect_receivers()
         # After django.contrib.admin's ready() has imported every admin module.
         tidy_admin_site()
 
-        from oauthgw import bearer_cache, checks, clients, metrics  # noqa: F401  (checks and metrics register themselves)
+        from oauthgw import checks  # noqa: F401  (registers the system checks)
+        from oauthgw.caching import bearer_cache
+        from oauthgw.issuing import clients
+        from oauthgw.observability import metrics  # noqa: F401  (registers its signal receiver)
 
         bearer_cache.connect_receivers()
         clients.connect_receivers()

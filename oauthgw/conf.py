@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     # limit the gateway answers 429 without calling the upstream; the ceiling,
     # address and client limits do not apply at an address where the username
     # logged in within THROTTLE_KNOWN_ADDRESS_DAYS. 0 disables a counter.
-    # oauthgw/throttling.py says why these numbers.
+    # oauthgw/issuing/throttling.py says why these numbers.
     "THROTTLE_WINDOW": 900,
     "THROTTLE_BUCKET": 60,
     "THROTTLE_USERNAME_FAILURES": 10,
@@ -71,7 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "BEARER_CACHE_SECONDS": 60,
     # With Redis: validated tokens each process keeps in memory on top of it
     # (0: none; about 8 KB per token); Redis tells every process at once when one
-    # changes (oauthgw.near_cache).
+    # changes (oauthgw.caching.near_cache).
     "NEAR_CACHE_ENTRIES": 2000,
     # Who may read GET /metrics: comma-separated IPs or networks, and/or a bearer
     # token (empty: none).

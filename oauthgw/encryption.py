@@ -28,21 +28,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.apps import apps
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 
 from oauthgw.conf import gateway_settings
+from oauthgw.exceptions import DecryptionError, EncryptionKeyError
 
 GENERATE_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 _DEVELOPMENT_KEY_INFO = b"oauthgw encryption key for development"
-
-
-class EncryptionKeyError(ImproperlyConfigured):
-    """``OAUTHGW_ENCRYPTION_KEYS`` holds something that is not a Fernet key."""
-
-
-class DecryptionError(Exception):
-    """No configured key opens this ciphertext: a key was lost or changed, or the value was altered."""
 
 
 def configured_keys() -> list[str]:

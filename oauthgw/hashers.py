@@ -6,7 +6,7 @@ characters from a 62-letter alphabet (about 760 bits): no number of rounds
 changes whether it can be guessed, so one HMAC-SHA256 keyed with a random salt is
 as safe and costs microseconds instead of about 0.3 s of CPU per token request.
 Secrets typed by a person must meet ``MIN_CUSTOM_SECRET_LENGTH`` before this
-hasher may store them (``oauthgw.clients.client_secret_validate``).
+hasher may store them (``oauthgw.issuing.clients.client_secret_validate``).
 """
 
 import hashlib

@@ -1,16 +1,19 @@
-"""Requests the gateway cannot serve for reasons outside any view: a clear answer, never a 500.
+"""What every request gets whatever view answers it: clear failures and a Content-Security-Policy.
 
 A database that cannot answer gets 503 with Retry-After; a request body that does
-not arrive within the server's read timeout gets 408.
+not arrive within the server's read timeout gets 408; every HTML page gets a
+strict Content-Security-Policy.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 
 from oauthgw.conf import gateway_settings
-from oauthgw.errors import TemporarilyUnavailableError, oauth_error_response
+from oauthgw.exceptions import TemporarilyUnavailableError
+from oauthgw.toolkit.responses import oauth_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -80,4 +83,42 @@ class UnreadableBodyMiddleware:
             headers={"Cache-Control": "no-store"},
         )
         response._has_been_logged = True
+        return response
+
+
+# --- Content-Security-Policy ----------------------------------------------------------
+# Django 6 has this built in; on 5.2 it is this middleware. One strict policy for
+# every page: nothing runs, styles or loads unless it is a file the gateway serves
+# itself, and no page may be framed. Django's admin (5.2) needs nothing more: its
+# scripts are files and its data sit in non-executable <script type="application/json">
+# blocks. Swagger UI at /api/docs/ is drf-spectacular's split view, whose start-up
+# script is a separate request, and its page's inline style is a file
+# (templates/drf_spectacular/swagger_ui.html). "img-src data:" is for the SVG icons
+# the admin's and Swagger UI's style sheets embed as data URLs.
+
+POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    ]
+)
+HEADER = "Content-Security-Policy"
+
+
+class ContentSecurityPolicyMiddleware:
+    """Add ``POLICY`` to HTML responses that do not set their own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # JSON, scripts and style sheets run no markup: a policy there does nothing.
+        if HEADER not in response and response.get("Content-Type", "").startswith("text/html"):
+            response[HEADER] = POLICY
         return response

@@ -214,7 +214,7 @@ class ResourceOwner(models.Model):
     Tokens need a user row; this shadow user has an unusable password and no staff
     flag, so it can never log in anywhere. The pair (authorization server,
     subject) identifies the person: the server's ``sub``, or the normalised
-    username when it names none (``oauthgw.resource_owners``).
+    username when it names none (``oauthgw.issuing.resource_owners``).
     """
 
     user = models.OneToOneField(
@@ -265,7 +265,7 @@ class SharedValue(models.Model):
     """A key of the state all gateway processes share when no Redis is configured.
 
     Failure counters, circuit-breaker state and short-lived marks
-    (``oauthgw.shared_state``): a JSON ``value``, or for a counter an empty value
+    (``oauthgw.caching.shared_state``): a JSON ``value``, or for a counter an empty value
     and a ``number``, until ``expires`` (Unix time). Expired rows are ignored and
     purged now and then.
     """

@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from oauthgw import circuit_breaker
+from oauthgw.upstream import breaker
 from tests.factories import ApplicationFactory
 from tests.support.processes import dev_authorization_server
 
@@ -57,7 +57,7 @@ def _breaker_probes_at_once(request, monkeypatch):
     marker = request.node.get_closest_marker("django_db")
     committed = {"live_server", "transactional_db"} & set(request.fixturenames)
     if not committed and not (marker and marker.kwargs.get("transaction")):
-        monkeypatch.setattr(circuit_breaker, "_in_background", lambda function, *args: function(*args))
+        monkeypatch.setattr(breaker, "_in_background", lambda function, *args: function(*args))
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from oauthgw import grants
 from oauthgw.admin.fields import SpaceSeparatedMultipleChoiceField, WriteOnlySecretField
 from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
 from oauthgw.admin.form_tokens import form_token_check
-from oauthgw.clients import client_secret_validate
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
+from oauthgw.issuing.clients import client_secret_validate
 from oauthgw.models import Application
 
 ADD_PURPOSE = "add-client"

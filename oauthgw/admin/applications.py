@@ -33,10 +33,10 @@ from oauthgw.admin.form_tokens import (
     form_token_record,
     form_token_submission,
 )
-from oauthgw.clients import client_secret_generate, client_secret_rotate, client_set_enabled
+from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
+from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.models import Application, AuditEvent
-from oauthgw.outcomes import ISSUED
-from oauthgw.revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
+from oauthgw.signals import ISSUED
 
 SECRET_TEMPLATE = "admin/oauthgw/application/secret.html"
 ALREADY_DONE_TEMPLATE = "admin/oauthgw/application/already_done.html"

@@ -9,29 +9,22 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import ngettext
 
-from oauthgw import upstream
 from oauthgw.admin.fields import WriteOnlySecretField
-from oauthgw.authorization_servers import (
-    AuthorizationServerSecretUnreadable,
+from oauthgw.conf import gateway_settings
+from oauthgw.exceptions import AuthorizationServerSecretUnreadable
+from oauthgw.models import AuthorizationServer
+from oauthgw.upstream.breaker import breaker_state
+from oauthgw.upstream.client import UpstreamConfig, UpstreamProbe, probe_token_endpoint
+from oauthgw.upstream.servers import (
     authorization_server_set_enabled,
     default_authorization_server,
     upstream_config,
 )
-from oauthgw.conf import gateway_settings
-from oauthgw.models import AuthorizationServer
-
-try:
-    from oauthgw.circuit_breaker import breaker_state
-except ImportError:  # the breaker is not part of this build yet: nothing ever trips
-
-    def breaker_state(server_name: str) -> str:
-        return "closed"
-
 
 _PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
 
 
-def probe_message(name: str, probe: upstream.UpstreamProbe) -> tuple[int, str]:
+def probe_message(name: str, probe: UpstreamProbe) -> tuple[int, str]:
     """The admin message for one test-connection result: never a secret, only what was observed."""
     latency = f"{probe.latency * 1000:.0f} ms"
     if not probe.reachable:
@@ -120,8 +113,8 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
         ]
         return [*urls, *super().get_urls()]
 
-    def _probe(self, request, name: str, config: upstream.UpstreamConfig) -> None:
-        probe = upstream.probe_token_endpoint(config, max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY)
+    def _probe(self, request, name: str, config: UpstreamConfig) -> None:
+        probe = probe_token_endpoint(config, max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY)
         level, text = probe_message(name, probe)
         self.message_user(request, f"{text} Circuit breaker: {breaker_state(name)}.", level)
 

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import ngettext
 
-from oauthgw.revocation import Revoked
+from oauthgw.issuing.bulk_revocation import Revoked
 
 NOTHING_SHOWN = "—"
 

@@ -8,8 +8,8 @@ from django.utils.html import format_html
 
 from oauthgw.admin.display import tokens_display
 from oauthgw.admin.tokens import has_revoke_permission
+from oauthgw.issuing.bulk_revocation import NOTHING, tokens_revoke_for_user
 from oauthgw.models import ResourceOwner
-from oauthgw.revocation import NOTHING, tokens_revoke_for_user
 
 _ACCESS_TOKENS = "user__oauth2_provider_accesstoken"
 

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from oauth2_provider.models import get_grant_model, get_id_token_model
 
 from oauthgw.admin.users import StaffUserAdmin
-from oauthgw.client_ip import client_ip
+from oauthgw.end_user_address import end_user_address
 
 SITE_HEADER = "oauthgw administration"
 
@@ -27,4 +27,4 @@ def tidy_admin_site(site: admin.AdminSite = admin.site) -> None:
 
 def login_client_ip(request) -> str:
     """The address django-axes counts failed admin logins against: the gateway's own rule."""
-    return client_ip(request.META)
+    return end_user_address(request.META)

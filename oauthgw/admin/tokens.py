@@ -11,9 +11,9 @@ from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 from oauth2_provider import admin as toolkit_admin
 
-from oauthgw import lifetimes
 from oauthgw.admin.display import count_display, datetime_display
-from oauthgw.revocation import tokens_revoke
+from oauthgw.issuing import lifetimes
+from oauthgw.issuing.bulk_revocation import tokens_revoke
 
 FINGERPRINT_LENGTH = 8
 

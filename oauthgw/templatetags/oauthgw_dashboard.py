@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from oauthgw.dashboard import dashboard_summary
+from oauthgw.observability.dashboard import dashboard_summary
 
 register = template.Library()
 

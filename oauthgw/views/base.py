@@ -3,13 +3,9 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.oauth2.rfc6749 import errors
 
-from oauthgw.errors import oauth_error_response
-
-
-class MethodNotAllowedError(errors.InvalidRequestError):
-    status_code = 405
+from oauthgw.exceptions import MethodNotAllowedError
+from oauthgw.toolkit.responses import oauth_error_response
 
 
 @method_decorator(csrf_exempt, name="dispatch")

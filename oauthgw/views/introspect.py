@@ -1,16 +1,12 @@
 from django.http import JsonResponse
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauthgw.client_auth import authenticated_client
-from oauthgw.errors import NO_STORE_HEADERS, oauth_error_response
-from oauthgw.introspection import token_introspect
-from oauthgw.token_request import check_form_request
+from oauthgw.exceptions import IntrospectionForbiddenError
+from oauthgw.issuing.introspection import token_introspect
+from oauthgw.toolkit.client_authentication import authenticated_client
+from oauthgw.toolkit.request_checks import check_form_request
+from oauthgw.toolkit.responses import NO_STORE_HEADERS, oauth_error_response
 from oauthgw.views.base import OAuthEndpointView
-
-
-class IntrospectionForbiddenError(errors.UnauthorizedClientError):
-    status_code = 403
-    description = "This client may not introspect tokens."
 
 
 class IntrospectView(OAuthEndpointView):

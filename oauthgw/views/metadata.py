@@ -4,8 +4,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import OAuthServerMetadataView
 
-from oauthgw.errors import oauth_error_response
-from oauthgw.views.base import MethodNotAllowedError
+from oauthgw.exceptions import MethodNotAllowedError
+from oauthgw.toolkit.responses import oauth_error_response
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -1,7 +1,7 @@
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauthgw.errors import oauth_error_response, token_endpoint_response
-from oauthgw.token_request import check_form_request
+from oauthgw.toolkit.request_checks import check_form_request
+from oauthgw.toolkit.responses import oauth_error_response, token_endpoint_response
 from oauthgw.views.base import OAuthEndpointView
 
 

@@ -8,11 +8,11 @@ from oauth2_provider.models import get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw import grants
-from oauthgw.client_ip import client_ip
-from oauthgw.errors import oauth_error_response, token_endpoint_response
+from oauthgw.end_user_address import end_user_address
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
-from oauthgw.outcomes import TokenOutcome, outcome_of, token_request_finished
-from oauthgw.token_request import check_token_request, describe_token_request
+from oauthgw.signals import TokenOutcome, outcome_of, token_request_finished
+from oauthgw.toolkit.request_checks import check_token_request, describe_token_request
+from oauthgw.toolkit.responses import oauth_error_response, token_endpoint_response
 from oauthgw.views.base import OAuthEndpointView
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class TokenView(OAuthEndpointView):
 
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
-        address = client_ip(request.META)
+        address = end_user_address(request.META)
         try:
             response = self._respond(request)
         except DATABASE_UNAVAILABLE as exc:
@@ -33,8 +33,8 @@ class TokenView(OAuthEndpointView):
             response = database_unavailable_response(request)
         outcome = outcome_of(response.status_code, response.content)
         if response.status_code == 503:
-            # The cause was logged once where it happened (oauthgw.password_grant,
-            # oauthgw.circuit_breaker); Django's request logger would add an ERROR
+            # The cause was logged once where it happened (oauthgw.issuing.password,
+            # oauthgw.upstream.breaker); Django's request logger would add an ERROR
             # line without it for every request of an outage.
             response._has_been_logged = True
         self._announce(request, response, outcome, address, time.monotonic() - started)
@@ -46,7 +46,7 @@ class TokenView(OAuthEndpointView):
         except errors.OAuth2Error as error:
             return oauth_error_response(error)
         if request.POST.get("grant_type") == grants.REFRESH_TOKEN:
-            # The refresh token's row lock (oauthgw.refresh_rotation) must hold
+            # The refresh token's row lock (oauthgw.issuing.refresh) must hold
             # until the rotated pair is saved, so the whole grant is one transaction.
             with transaction.atomic(using=router.db_for_write(get_refresh_token_model())):
                 _, headers, body, status = self.create_token_response(request)

@@ -210,7 +210,7 @@ def test_spellings_of_one_username_at_an_upstream_that_ignores_case_are_one_reso
 
     deployment.shell(
         "from oauthgw.models import ResourceOwner\n"
-        "from oauthgw.revocation import tokens_revoke_for_user\n"
+        "from oauthgw.issuing.bulk_revocation import tokens_revoke_for_user\n"
         "tokens_revoke_for_user(user=ResourceOwner.objects.get(subject='abc123').user)\n"
     )
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from oauthgw.resource_owners import resource_owner_upsert
+from oauthgw.issuing.resource_owners import resource_owner_upsert
 
 pytestmark = pytest.mark.django_db
 

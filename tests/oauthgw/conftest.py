@@ -1,7 +1,7 @@
 """Helpers for the authorization server's tests: a stubbed upstream and token-endpoint calls.
 
 The upstream is stubbed at our own client boundary: ``responses`` patches the
-requests transport that ``oauthgw.upstream`` uses, so nothing here opens a network
+requests transport that ``oauthgw.upstream.client`` uses, so nothing here opens a network
 connection.
 """
 

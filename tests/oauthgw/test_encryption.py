@@ -4,7 +4,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from oauthgw import encryption
-from oauthgw.encryption import DecryptionError, EncryptionKeyError, decrypt, encrypt, reencrypt
+from oauthgw.encryption import decrypt, encrypt, reencrypt
+from oauthgw.exceptions import DecryptionError, EncryptionKeyError
 
 SECRET = "upstream-client-secret-ünïcode"
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()

@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 import pytest
 from django.test import override_settings
 
-from oauthgw import circuit_breaker, shared_state, throttling
+from oauthgw.caching import shared_state
+from oauthgw.issuing import throttling
+from oauthgw.upstream import breaker
 from tests.oauthgw.conftest import PASSWORD, USERNAME, basic_authorization
 from tests.support.faulty_servers import FaultyServer, serve_nothing
 
@@ -92,7 +94,7 @@ def start_login():
 
 def test_breaker_and_throttle_report_nothing_rather_than_fail(redis_down, caplog):
     caplog.set_level(logging.ERROR)
-    assert circuit_breaker.breaker_state("default") == "closed"
+    assert breaker.breaker_state("default") == "closed"
     attempt = start_login()
     attempt.rejected()
 
@@ -101,12 +103,12 @@ def test_a_hung_cache_costs_one_socket_timeout_then_is_left_alone(redis_hung):
     started = time.monotonic()
     for _ in range(5):
         start_login().accepted()
-        assert circuit_breaker.breaker_state("default") == "closed"
+        assert breaker.breaker_state("default") == "closed"
     assert time.monotonic() - started < SOCKET_TIMEOUT * 2 + 0.5
 
 
 def test_a_cache_outage_is_logged_once_per_backoff(redis_down, caplog):
-    caplog.set_level(logging.ERROR, logger="oauthgw.shared_state")
+    caplog.set_level(logging.ERROR, logger="oauthgw.caching.shared_state")
     for _ in range(10):
         start_login().accepted()
     assert len(caplog.records) == 1

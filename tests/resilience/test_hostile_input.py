@@ -1,6 +1,6 @@
 """Issue 3's hostile token requests, one row each: a spec-shaped error and no upstream call.
 
-tests/oauthgw/test_token_request.py covers the raw checks one by one; this table
+tests/oauthgw/toolkit/test_request_checks.py covers the raw checks one by one; this table
 is the issue's list in one place, each request sent as an attacker would (raw
 bytes, a valid client's credentials, an upstream that would say yes), so the only
 thing stopping it is the check under test.

@@ -105,7 +105,7 @@ def test_fault_is_logged_once_with_its_cause_and_never_the_password(client, make
     caplog.set_level(logging.DEBUG)
     login(client, make_client())
     warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert [record.name for record in warnings] == ["oauthgw.password_grant"]
+    assert [record.name for record in warnings] == ["oauthgw.issuing.password"]
     assert fault in warnings[0].getMessage()
     assert not [record for record in caplog.records if PASSWORD in record.getMessage()]
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from oauthgw.circuit_breaker import breaker_state
+from oauthgw.upstream.breaker import breaker_state
 from tests.oauthgw.conftest import basic_authorization
 from tests.support.processes import DEV_AUTH_CLIENT, DevAuthorizationServerProcess
 

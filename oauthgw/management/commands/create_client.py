@@ -3,7 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.clients import client_create, grant_types_parse
+from oauthgw.issuing.clients import client_create, grant_types_parse
 
 
 def _split(value: str) -> list[str]:

@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand
 
 from oauthgw import grants
-from oauthgw.clients import client_secret_generate
+from oauthgw.issuing.clients import client_secret_generate
 from oauthgw.models import Application
 
 DEMO_NAME = "local-demo"

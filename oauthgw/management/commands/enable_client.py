@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.clients import client_set_enabled
+from oauthgw.issuing.clients import client_set_enabled
 from oauthgw.models import Application
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.audit import PURGE_BATCH_SIZE, audit_events_purge, audit_retention_cutoff
 from oauthgw.conf import gateway_settings
+from oauthgw.observability.audit import PURGE_BATCH_SIZE, audit_events_purge, audit_retention_cutoff
 
 
 class Command(BaseCommand):

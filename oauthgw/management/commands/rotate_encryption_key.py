@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.encryption import EncryptionKeyError, configured_keys, stored_secrets_reencrypt
+from oauthgw.encryption import configured_keys, stored_secrets_reencrypt
+from oauthgw.exceptions import EncryptionKeyError
 
 
 class Command(BaseCommand):

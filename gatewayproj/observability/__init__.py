@@ -1,1 +1,0 @@
-"""What operators and load balancers see: request ids, JSON logs, health, metrics."""

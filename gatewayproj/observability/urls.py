@@ -1,9 +1,0 @@
-from django.urls import path
-
-from gatewayproj.observability import health, metrics
-
-urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics, name="metrics"),
-]

@@ -1,0 +1,172 @@
+"""Validated access tokens in Redis: with it, a bearer check costs one cache read, no SQL.
+
+Only with Redis, which every process and instance reads and invalidates alike.
+Without it (the embedded default) every check reads the token row with its
+client and resource owner, one indexed query: a per-process copy could not be
+told about a revocation made by another process.
+
+With Redis:
+
+- an entry holds the token row with its client and resource owner, filled with
+  ``add`` on a miss;
+- deleting a token (revocation, replay of a refresh token, a deleted user, a
+  disabled client) turns its entry into a tombstone once the deletion commits,
+  so a request that read the row just before the deletion cannot put it back;
+- a client disabled outside the product's interfaces (a queryset update, SQL)
+  sends no signal: every process re-reads the set of disabled clients at most
+  ``DISABLED_CLIENTS_SECONDS`` apart and reads the row again for an entry of one
+  of them, so such a client's tokens stop working within that bound;
+- expiry is checked on every use against the cached ``expires`` (the toolkit's
+  ``is_valid``), and no entry outlives its token.
+
+Entries are pickled model instances whose secret fields (the client secret's
+hashes) are deferred, so no secret hash is ever written to the cache.
+"""
+
+import copy
+import logging
+import threading
+import time
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from oauthgw.caching import shared_state
+from oauthgw.caching.near_cache import MISS, NearCache
+from oauthgw.conf import gateway_settings
+from oauthgw.credentials import token_checksum
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
+# Every key of this module: each process keeps copies, dropped when any of them changes.
+# Shared: callers read the token, its client and its user, and never change them.
+_near = NearCache("oauthgw:bearer:", shared=True)
+# A deleted token: its key answers "no such token" until the tombstone expires.
+_TOMBSTONE = "revoked"
+# How stale a process's view of the disabled clients may be.
+DISABLED_CLIENTS_SECONDS = 1.0
+
+
+def _ttl() -> int:
+    if not shared_state.uses_redis():
+        return 0
+    return int(gateway_settings.BEARER_CACHE_SECONDS)
+
+
+def _token_key(checksum: str) -> str:
+    return _TOKEN_KEY.format(checksum=checksum)
+
+
+def _token_from_db(checksum: str):
+    return (
+        get_access_token_model()
+        .objects.select_related("application", "user", "user__resource_owner")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+
+
+def _without_secrets(client):
+    cached = copy.copy(client)
+    for field in client._meta.concrete_fields:
+        if "secret" in field.name:
+            # A missing attribute is a deferred field: never pickled, loaded on access.
+            cached.__dict__.pop(field.attname, None)
+    return cached
+
+
+def _remember(checksum: str, token) -> None:
+    seconds = min(_ttl(), int((token.expires - timezone.now()).total_seconds()))
+    if seconds <= 0 or token.application is None:
+        return
+    entry = copy.copy(token)
+    entry.application = _without_secrets(token.application)
+    shared_state.add(_token_key(checksum), entry, timeout=seconds)
+
+
+def access_token_load(token: str):
+    """The AccessToken row for a raw bearer token with its client and user, or None.
+
+    Returns the row whatever its state: the caller checks expiry, scopes and
+    whether the client is enabled, exactly as for a row read from the database.
+    """
+    checksum = token_checksum(token)
+    if _ttl() <= 0:
+        return _token_from_db(checksum)
+    key = _token_key(checksum)
+    access_token = _near.get(key)
+    if access_token is MISS:
+        with _near.filling(key) as keep:
+            # With the shared cache down this reads the database, as with no cache at all.
+            access_token = shared_state.get(key)
+            if access_token == _TOMBSTONE:
+                keep(_TOMBSTONE, _ttl())
+            elif access_token is not None:
+                keep(access_token, (access_token.expires - timezone.now()).total_seconds())
+    if access_token == _TOMBSTONE:
+        return None
+    if access_token is not None and access_token.application_id in _disabled_clients.ids():
+        # Disabled after the entry was made, maybe behind the signals' back: the row decides.
+        return _token_from_db(checksum)
+    if access_token is None:
+        access_token = _token_from_db(checksum)
+        if access_token is not None:
+            _remember(checksum, access_token)
+    return access_token
+
+
+class _DisabledClients:
+    """The ids of disabled clients as this process last read them, at most a second ago."""
+
+    def __init__(self) -> None:
+        self._ids: frozenset = frozenset()
+        self._read_at = -DISABLED_CLIENTS_SECONDS
+        self._lock = threading.Lock()
+
+    def ids(self) -> frozenset:
+        if time.monotonic() - self._read_at < DISABLED_CLIENTS_SECONDS:
+            return self._ids
+        with self._lock:
+            if time.monotonic() - self._read_at >= DISABLED_CLIENTS_SECONDS:
+                query = get_application_model().objects.filter(enabled=False).values_list("pk", flat=True)
+                self._ids = frozenset(query)
+                self._read_at = time.monotonic()
+        return self._ids
+
+
+_disabled_clients = _DisabledClients()
+
+
+# --- Invalidation ------------------------------------------------------------------
+
+
+def _token_deleted(sender, instance, **kwargs) -> None:
+    # An expired token is refused from its cached ``expires`` already; skipping it
+    # keeps ``cleartokens`` from writing a tombstone per deleted row.
+    if _ttl() <= 0 or not instance.token_checksum or instance.expires <= timezone.now():
+        return
+    key = _token_key(instance.token_checksum)
+    shared_state.delete_many([key])
+    transaction.on_commit(lambda: _bury(key), robust=True)
+
+
+def _bury(key: str) -> None:
+    shared_state.put(key, _TOMBSTONE, timeout=_ttl())
+
+
+def _token_saved(sender, instance, created, **kwargs) -> None:
+    if created or _ttl() <= 0 or not instance.token_checksum:
+        return
+    key = _token_key(instance.token_checksum)
+    shared_state.delete_many([key])
+    transaction.on_commit(lambda: shared_state.delete_many([key]), robust=True)
+
+
+def connect_receivers() -> None:
+    # Deleting a client deletes its tokens, each of which buries its own entry.
+    access_token_model = get_access_token_model()
+    post_delete.connect(_token_deleted, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_deleted")
+    post_save.connect(_token_saved, sender=access_token_model, dispatch_uid="oauthgw.bearer_cache.token_saved")

@@ -1,0 +1,57 @@
+"""How every DRF API behind the gateway answers errors: RFC 6750 section 3 shapes.
+
+Wired as DRF's defaults in settings, so a second protected API gets the same
+behaviour without touching the authorization server.
+"""
+
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler
+
+from oauthgw.resource_server.authentication import MalformedBearerToken
+
+_CODES = {
+    status.HTTP_400_BAD_REQUEST: "invalid_request",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "rate_limited",
+}
+
+
+def _bearer_challenge(realm: str, **attributes: str) -> str:
+    parts = [f'realm="{realm}"'] + [f'{name}="{value}"' for name, value in attributes.items()]
+    return "Bearer " + ", ".join(parts)
+
+
+def _insufficient_scope(response, request, view):
+    scope = " ".join(getattr(view, "required_scopes", []) or [])
+    description = "The access token does not grant the scope this resource requires."
+    response.data = {"error": "insufficient_scope", "error_description": description, "scope": scope}
+    authenticator = request.successful_authenticator
+    realm = getattr(authenticator, "www_authenticate_realm", "api")
+    response["WWW-Authenticate"] = _bearer_challenge(realm, error="insufficient_scope", scope=scope)
+    return response
+
+
+def bearer_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    request, view = context["request"], context["view"]
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        oauth2_error = getattr(request, "oauth2_error", None) or {}
+        response.data = {
+            # RFC 6750 section 3.1: no error code when no credentials were sent;
+            # the body still says what happened.
+            "error": oauth2_error.get("error", "unauthorized"),
+            "error_description": str(oauth2_error.get("error_description", "An access token is required.")),
+        }
+        return response
+    if isinstance(exc, exceptions.PermissionDenied) and request.auth is not None:
+        return _insufficient_scope(response, request, view)
+    detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
+    response.data = {"error": _CODES.get(response.status_code, "access_denied"), "error_description": str(detail)}
+    if isinstance(exc, MalformedBearerToken):
+        response["WWW-Authenticate"] = _bearer_challenge("api", error="invalid_request")
+    return response

@@ -1,0 +1,176 @@
+"""django-oauth-toolkit's request validator for the gateway: each override delegates to a policy.
+
+The toolkit asks its validator every question of a token request. The answers
+live in the issuing policy (``oauthgw.issuing``); each override here translates
+between oauthlib's request and that policy, and turns its outcomes into
+oauthlib's errors:
+
+- clients: one read of the client row per request and the same work whether or
+  not the client exists (``issuing.clients``);
+- resource owners: vouched for by an external authorization server instead of
+  Django's ``authenticate()`` (``issuing.password``);
+- grants and scopes: from the client's own settings;
+- refresh tokens: claimed, validated and rotated by ``issuing.refresh``;
+- lifetimes: the client's own (``issuing.lifetimes``).
+"""
+
+from django.db import router, transaction
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors, utils
+
+from oauthgw import grants
+from oauthgw.caching.bearer_cache import access_token_load
+from oauthgw.conf import gateway_settings
+from oauthgw.credentials import authorization, check_credential_characters, parse_basic_credentials
+from oauthgw.end_user_address import end_user_address
+from oauthgw.exceptions import (
+    CircuitOpen,
+    MalformedCredentials,
+    SlowDownError,
+    TemporarilyUnavailableError,
+    Throttled,
+    UpstreamUnavailable,
+)
+from oauthgw.issuing import lifetimes, refresh
+from oauthgw.issuing.clients import client_load, client_secret_matches
+from oauthgw.issuing.password import resource_owner_authenticate
+from oauthgw.models import Application
+
+
+class GatewayOAuth2Validator(OAuth2Validator):
+    # One instance serves every thread: keep it stateless.
+
+    # --- Clients --------------------------------------------------------------------
+
+    def authenticate_client(self, request, *args, **kwargs):
+        # Replaces the toolkit's, which read the client twice on a failure and
+        # verified no hash for an unknown one: the time told which ids exist.
+        client_id, secret = self._presented_client_credentials(request)
+        if not client_id:
+            return False
+        return client_secret_matches(self._load_application(client_id, request), secret)
+
+    def _presented_client_credentials(self, request) -> tuple[str, str]:
+        """(client_id, secret) from the Basic header, else the body; empty when absent or malformed."""
+        encoded = self._extract_basic_auth(request)
+        try:
+            if encoded:
+                return parse_basic_credentials(encoded)
+            client_id, secret = request.client_id or "", getattr(request, "client_secret", "") or ""
+            check_credential_characters(client_id, secret)
+        except MalformedCredentials:
+            return "", ""
+        return client_id, secret
+
+    def _extract_basic_auth(self, request):
+        # The toolkit compares the scheme case-sensitively; RFC 7235 section 2.1 does not.
+        scheme, credentials = authorization(request.headers)
+        return credentials if scheme == "basic" and credentials else None
+
+    def _load_application(self, client_id, request):
+        # Replaces the toolkit's (client metadata documents are off): the row is
+        # read once per request, never copied between requests.
+        client = request.client
+        if not (isinstance(client, Application) and client.client_id == client_id):
+            client = client_load(client_id)
+        request.client = client if client is not None and client.is_usable(request) else None
+        return request.client
+
+    # --- Grants and scopes ----------------------------------------------------------
+
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        # Replaces the toolkit's check rather than extending it: that one lets any
+        # token-issuing client refresh and nags about the password grant on every
+        # request; here each grant, refresh_token included, is an explicit opt-in
+        # per client (RFC 9700 section 2.4: password only where allowed).
+        return client.allows_grant_type(grant_type)
+
+    def _require_allowed_scopes(self, client, request) -> None:
+        requested = (request.scope or "").split()
+        if not self.validate_scopes(client.client_id, requested, client, request):
+            raise errors.InvalidScopeError(request=request)
+
+    # --- The password grant -----------------------------------------------------------
+
+    def validate_user(self, username, password, client, request, *args, **kwargs):
+        # oauthlib checks the user before the grant and the scopes; both must be
+        # settled before the credentials leave the gateway.
+        if not client.allows_grant_type(grants.PASSWORD):
+            raise errors.UnauthorizedClientError(request=request)
+        self._require_allowed_scopes(client, request)
+        try:
+            user = resource_owner_authenticate(
+                client=client,
+                username=username,
+                password=password,
+                client_ip=end_user_address(request.headers),
+            )
+        except Throttled as exc:
+            raise SlowDownError(
+                retry_after=exc.retry_after,
+                description="Too many failed login attempts; try again later.",
+                request=request,
+            ) from exc
+        except UpstreamUnavailable as exc:
+            # An open circuit knows when it will let a request through again.
+            retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER
+            raise TemporarilyUnavailableError(
+                retry_after=retry_after,
+                description="The authorization server is unavailable; try again later.",
+                request=request,
+            ) from exc
+        if user is None:
+            return False
+        request.user = user
+        return True
+
+    # --- The refresh grant -----------------------------------------------------------
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        def toolkit_validate() -> bool:
+            return super(GatewayOAuth2Validator, self).validate_refresh_token(
+                refresh_token, client, request, *args, **kwargs
+            )
+
+        return refresh.refresh_token_validate(
+            token=refresh_token, client=client, request=request, toolkit_validate=toolkit_validate
+        )
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        # A refresh never carries a scope the client has lost since the pair was issued.
+        original = utils.scope_to_list(super().get_original_scopes(refresh_token, request, *args, **kwargs)) or []
+        kept = [scope for scope in original if scope in request.client.allowed_scope_set]
+        if original and not kept:
+            raise errors.InvalidScopeError(description="The client may no longer use these scopes.", request=request)
+        return " ".join(kept)
+
+    # --- Saving tokens --------------------------------------------------------------
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # The dict is serialised after this returns, so changes reach the client
+        # for both the password and the refresh grant.
+        if "refresh_token" in token:
+            if request.client.allows_grant_type(grants.REFRESH_TOKEN):
+                token["refresh_token_expires_in"] = lifetimes.refresh_token_seconds(request.client)
+            else:
+                del token["refresh_token"]
+        # Replaces the toolkit's transaction, which wraps every save: a single
+        # access token row is one INSERT and needs no BEGIN/COMMIT; a pair is
+        # written in one transaction, the refresh grant's own when the token view
+        # has opened it (no savepoint: a failure rolls back the whole grant).
+        if "refresh_token" not in token:
+            return self._save_bearer_token(token, request, *args, **kwargs)
+        with transaction.atomic(using=router.db_for_write(get_access_token_model()), savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        if not refresh.refresh_token_rotate(validator=self, token=token, request=request):
+            super()._save_bearer_token(token, request, *args, **kwargs)
+
+    # --- Access tokens ---------------------------------------------------------------
+
+    def _load_access_token(self, token):
+        # Through the bearer cache (Redis), else the database: the same read as
+        # the resource server's (oauthgw.resource_server.tokens).
+        return access_token_load(token)

@@ -1,0 +1,360 @@
+"""The one place that speaks HTTP to external authorization servers.
+
+It forwards a resource owner's username and password as an RFC 6749 section 4.3
+password-grant request and says whether the server accepted them. It imports no
+models and no views. The password exists only in the arguments of one call: it
+is never stored, logged or put into an exception message.
+
+Outcomes are kept apart all the way to the client: an answer of "no" is an
+``UpstreamVerdict`` with ``accepted=False``; anything that is not a clear answer
+(refused connection, timeout, 5xx, a body that is not a token response, a body
+too large) raises ``UpstreamUnavailable``.
+"""
+
+import base64
+import binascii
+import functools
+import json
+import os
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from urllib.parse import quote_plus, urlencode
+
+import requests
+from prometheus_client import Counter, Histogram
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import default_headers, get_environ_proxies
+
+from oauthgw.exceptions import UpstreamUnavailable
+
+# The upstream said the request itself is wrong; that is the gateway's
+# configuration (its client credentials or grant), not the user's password.
+_MISCONFIGURATION_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_grant_type"})
+_REJECTION_STATUSES = frozenset({400, 401, 403})
+_CHUNK_BYTES = 8192
+# What a requests Session sends by default (its compressed encodings, keep-alive).
+_DEFAULT_HEADERS = {**default_headers(), "Accept": "application/json", "User-Agent": "oauthgw"}
+
+# Exported at /metrics (oauthgw.observability.metrics); recorded here, where the call happens.
+UPSTREAM_LATENCY = Histogram(
+    "oauthgw_upstream_request_duration_seconds",
+    "Time until an authorization server answered a password check, or the gateway gave up.",
+    ["server"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+UPSTREAM_ERRORS = Counter(
+    "oauthgw_upstream_errors", "Password checks without a clear answer, by server and kind.", ["server", "kind"]
+)
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """Where and how to reach one external authorization server."""
+
+    name: str
+    token_url: str
+    client_id: str
+    client_secret: str = ""
+    scope: str = ""
+    timeout: float = 5.0
+    max_response_bytes: int = 65536
+
+
+@dataclass(frozen=True)
+class UpstreamVerdict:
+    """The authorization server's clear answer about a username and password.
+
+    With an acceptance, ``subject`` and ``username`` are what the server said about
+    whom it vouched for, when its answer says (its ``sub``, its ``preferred_username``
+    or ``username``), else None.
+    """
+
+    accepted: bool
+    status: int
+    latency: float
+    subject: str | None = None
+    username: str | None = None
+
+
+class _Transport:
+    """A connection pool and a bounded set of worker threads, one per process.
+
+    The call runs in a worker so the caller can stop waiting at a hard deadline:
+    socket timeouts bound each read, not a server that drips bytes slowly, and
+    nothing bounds a name lookup.
+    """
+
+    def __init__(self, max_workers: int):
+        # requests' transport without a Session: the Session's per-call work
+        # (merging settings, walking the environment for proxies twice, preparing
+        # the request from scratch) was two thirds of the CPU of a call.
+        self.adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_workers)
+        self.executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="upstream")
+
+
+@dataclass(frozen=True)
+class _Route:
+    """How a requests Session would reach a URL: the URL as sent, the environment's proxies and CA bundle."""
+
+    url: str
+    proxies: dict
+    verify: bool | str
+
+
+@functools.lru_cache(maxsize=64)
+def _route(url: str) -> _Route:
+    # Resolved once per URL and process, as a Session would on every call
+    # (HTTP(S)_PROXY and NO_PROXY; REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE).
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return _Route(url=prepared.url, proxies=get_environ_proxies(url), verify=verify)
+
+
+_transport: _Transport | None = None
+_transport_pid: int | None = None
+_transport_lock = threading.Lock()
+
+
+def _get_transport(max_workers: int) -> _Transport:
+    # Created lazily and again after a fork: gunicorn workers must not share
+    # sockets or threads with the master.
+    global _transport, _transport_pid
+    with _transport_lock:
+        if _transport is None or _transport_pid != os.getpid():
+            _transport = _Transport(max_workers)
+            _transport_pid = os.getpid()
+        return _transport
+
+
+def _basic_authorization(client_id: str, client_secret: str) -> str:
+    # RFC 6749 section 2.3.1: form-urlencode id and secret before Basic encoding.
+    pair = f"{quote_plus(client_id)}:{quote_plus(client_secret)}"
+    return "Basic " + base64.b64encode(pair.encode("ascii")).decode("ascii")
+
+
+def _read_capped(response: requests.Response, *, limit: int, deadline: float) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UpstreamUnavailable("too_large", f"declared body of {declared} bytes exceeds {limit}")
+    body = bytearray()
+    for chunk in response.iter_content(_CHUNK_BYTES):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise UpstreamUnavailable("too_large", f"body exceeds {limit} bytes")
+        if time.monotonic() > deadline:
+            raise UpstreamUnavailable("timeout", "body not received before the deadline")
+    return bytes(body)
+
+
+def _json_object(body: bytes) -> dict | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _check_token_response(document: dict | None) -> None:
+    """Raise unless ``document`` is an unambiguous RFC 6749 section 5.1 success."""
+    if document is None:
+        raise UpstreamUnavailable("malformed", "200 without a JSON object")
+    if "error" in document:
+        # Success and failure at once: the gateway cannot tell which one the
+        # server meant, so it must not issue a token on the strength of it.
+        raise UpstreamUnavailable("malformed", "200 with an error member")
+    for member in ("access_token", "token_type"):
+        value = document.get(member)
+        if not isinstance(value, str) or not value:
+            raise UpstreamUnavailable("malformed", f"200 without a string {member}")
+
+
+def _classify(status: int, body: bytes) -> bool:
+    """True for accepted, False for rejected; raises for anything unclear."""
+    document = _json_object(body)
+    if status == 200:
+        _check_token_response(document)
+        return True
+    if status in _REJECTION_STATUSES:
+        error = document.get("error") if document else None
+        if error in _MISCONFIGURATION_ERRORS:
+            raise UpstreamUnavailable("misconfigured", f"HTTP {status} {error}: check the gateway's upstream client")
+        return False
+    raise UpstreamUnavailable("status", f"HTTP {status}")
+
+
+def _request(config: UpstreamConfig, url: str, form: dict, headers: dict) -> requests.PreparedRequest:
+    body = urlencode(form)  # ASCII: every other character is percent-encoded (as UTF-8)
+    request = requests.PreparedRequest()
+    request.method = "POST"
+    request.url = url
+    request.headers = CaseInsensitiveDict(
+        {
+            **_DEFAULT_HEADERS,
+            **headers,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body)),
+            "Authorization": _basic_authorization(config.client_id, config.client_secret),
+        }
+    )
+    request.body = body
+    return request
+
+
+def _post_form(
+    config: UpstreamConfig, adapter: HTTPAdapter, form: dict, headers: dict, deadline: float
+) -> tuple[int, bytes]:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        # Queued past the deadline: the caller has already answered; do not send
+        # the credentials at all.
+        raise UpstreamUnavailable("timeout", "no worker free before the deadline")
+    try:
+        route = _route(config.token_url)
+        # The adapter neither follows redirects nor retries.
+        with adapter.send(
+            _request(config, route.url, form, headers),
+            stream=True,
+            timeout=(remaining, remaining),
+            verify=route.verify,
+            proxies=route.proxies,
+        ) as response:
+            return response.status_code, _read_capped(response, limit=config.max_response_bytes, deadline=deadline)
+    except requests.ConnectTimeout as exc:
+        # Before the request was sent: the server is not reachable, whatever was asked.
+        raise UpstreamUnavailable("connection", type(exc).__name__) from exc
+    except requests.Timeout as exc:
+        raise UpstreamUnavailable("timeout", type(exc).__name__) from exc
+    except requests.ConnectionError as exc:
+        raise UpstreamUnavailable("connection", type(exc).__name__) from exc
+    except requests.RequestException as exc:
+        raise UpstreamUnavailable("transport", type(exc).__name__) from exc
+
+
+def _jwt_claims(value) -> dict:
+    """The payload of a compact JWT, unverified, or {}: the server's own token, read for its ``sub``."""
+    if not isinstance(value, str) or value.count(".") != 2:
+        return {}
+    payload = value.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _identity(document: dict) -> tuple[str | None, str | None]:
+    """(subject, username) the token response says it vouched for: its own members, an ID token, a JWT access token."""
+    for claims in (document, _jwt_claims(document.get("id_token")), _jwt_claims(document.get("access_token"))):
+        subject = claims.get("sub")
+        if isinstance(subject, str | int) and str(subject).strip():
+            username = claims.get("preferred_username") or claims.get("username")
+            return str(subject).strip(), username if isinstance(username, str) and username.strip() else None
+    return None, None
+
+
+def _post_password_grant(
+    config: UpstreamConfig, adapter: HTTPAdapter, form: dict, headers: dict, deadline: float
+) -> tuple[bool, int, tuple[str | None, str | None]]:
+    status, body = _post_form(config, adapter, form, headers, deadline)
+    accepted = _classify(status, body)
+    return accepted, status, _identity(_json_object(body) or {}) if accepted else (None, None)
+
+
+def verify_password(
+    config: UpstreamConfig,
+    *,
+    username: str,
+    password: str,
+    client_ip: str | None = None,
+    max_concurrency: int = 32,
+) -> UpstreamVerdict:
+    """Ask the authorization server whether ``username`` / ``password`` are valid."""
+    form = {"grant_type": "password", "username": username, "password": password}
+    if config.scope:
+        form["scope"] = config.scope
+    headers = {}
+    if client_ip:
+        # Lets the upstream's own lockout see the end user, not the gateway.
+        headers["X-Forwarded-For"] = client_ip
+    started = time.monotonic()
+    deadline = started + config.timeout
+    transport = _get_transport(max_concurrency)
+    future = transport.executor.submit(_post_password_grant, config, transport.adapter, form, headers, deadline)
+    try:
+        try:
+            accepted, status, (subject, username) = future.result(timeout=config.timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
+    except UpstreamUnavailable as exc:
+        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
+        raise
+    finally:
+        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
+    return UpstreamVerdict(
+        accepted=accepted, status=status, latency=time.monotonic() - started, subject=subject, username=username
+    )
+
+
+@dataclass(frozen=True)
+class UpstreamProbe:
+    """How a token endpoint answered a password-grant request that cannot succeed.
+
+    ``verdict`` is ``ok`` (it answered like an RFC 6749 token endpoint),
+    ``misconfigured`` (it refused the gateway's own client or grant),
+    ``unexpected`` (an answer a token endpoint would not give) or ``unreachable``.
+    """
+
+    verdict: str
+    latency: float
+    status: int | None = None
+    error: str = ""
+    detail: str = ""
+
+    @property
+    def reachable(self) -> bool:
+        return self.status is not None
+
+
+def _probe_verdict(status: int, body: bytes) -> tuple[str, str, str]:
+    document = _json_object(body) or {}
+    error = document.get("error") if isinstance(document.get("error"), str) else ""
+    if status in _REJECTION_STATUSES:
+        if error in _MISCONFIGURATION_ERRORS:
+            return "misconfigured", error, "it refused the gateway's client id, secret or grant"
+        return "ok", error, "it refused an incomplete password grant, as a token endpoint should"
+    if status == 200:
+        return "unexpected", error, "it answered 200 to a request without a password"
+    return "unexpected", error, f"a token endpoint does not answer HTTP {status}"
+
+
+def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Check that ``config`` reaches a token endpoint that accepts the gateway's client.
+
+    Sends an RFC 6749 section 4.3 request for a random username that cannot exist
+    and no password at all, so no real user's credentials ever leave the gateway
+    and nobody's account can be locked by it.
+    """
+    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
+    headers = {}
+    started = time.monotonic()
+    deadline = started + config.timeout
+    transport = _get_transport(max_concurrency)
+    future = transport.executor.submit(_post_form, config, transport.adapter, form, headers, deadline)
+    try:
+        status, body = future.result(timeout=config.timeout)
+    except FutureTimeout:
+        future.cancel()
+        return UpstreamProbe("unreachable", time.monotonic() - started, detail=f"no answer within {config.timeout:g}s")
+    except UpstreamUnavailable as exc:
+        # A body over the size limit did come from somewhere: reachable, but not a token endpoint.
+        verdict = "unexpected" if exc.kind == "too_large" else "unreachable"
+        return UpstreamProbe(verdict, time.monotonic() - started, detail=str(exc))
+    verdict, error, detail = _probe_verdict(status, body)
+    return UpstreamProbe(verdict, time.monotonic() - started, status=status, error=error, detail=detail)

@@ -1,0 +1,458 @@
+"""The clients admin: one-time secret page, custom secrets, rotation, enable/disable, history."""
+
+import re
+
+import pytest
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
+from oauthgw.models import Application
+from tests.oauthgw.admin.conftest import messages_of
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/oauthgw/application/add/"
+CHANGELIST_URL = "/admin/oauthgw/application/"
+
+
+def form_token(page) -> str:
+    """The one-time token of the form on ``page``, as a browser would send it back."""
+    match = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())
+    assert match, "the form carries a one-time token"
+    return match.group(1)
+
+
+@pytest.fixture
+def add_form(admin_client):
+    """The add form's fields, with a token from a real rendering of the add page."""
+
+    def fields(**overrides) -> dict:
+        return {
+            "name": "portal",
+            "enabled": "on",
+            "grant_types": ["client_credentials", "password"],
+            "allowed_scopes": ["hello"],
+            "default_scopes": ["hello"],
+            "authorization_server": "",
+            "custom_secret": "",
+            "form_token": form_token(admin_client.get(ADD_URL)),
+            **overrides,
+        }
+
+    return fields
+
+
+@pytest.fixture
+def rotate_form(admin_client):
+    def fields(app, **overrides) -> dict:
+        page = admin_client.get(reverse("admin:oauthgw_application_rotate_secret", args=[app.pk]))
+        return {"grace": "3600", "custom_secret": "", "form_token": form_token(page), **overrides}
+
+    return fields
+
+
+def shown_secret(response) -> str:
+    match = re.search(r'<code id="client-secret">([^<]+)</code>', response.content.decode())
+    assert match, "the secret page shows the secret"
+    return match.group(1)
+
+
+def test_adding_a_client_shows_its_generated_secret_once(admin_client, add_form, client_credentials_token):
+    response = admin_client.post(ADD_URL, add_form())
+
+    assert response.status_code == 200
+    secret = shown_secret(response)
+    app = Application.objects.get(name="portal")
+    assert len(secret) >= 64
+    assert client_credentials_token(app.client_id, secret).status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_secret_is_in_no_message_no_session_and_not_stored_raw(admin_client, add_form):
+    response = admin_client.post(ADD_URL, add_form())
+    secret = shown_secret(response)
+    app = Application.objects.get(name="portal")
+
+    later = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk]))
+
+    assert secret not in later.content.decode()
+    assert not any(secret in message for message in messages_of(response) + messages_of(later))
+    assert all(secret not in str(value) for value in admin_client.session.values())
+    assert secret not in app.client_secret
+
+
+def test_adding_a_client_is_logged(admin_client, add_form, admin_user):
+    admin_client.post(ADD_URL, add_form())
+
+    entry = LogEntry.objects.get(object_repr="portal")
+    assert (entry.user, entry.is_addition()) == (admin_user, True)
+
+
+def test_a_short_custom_secret_is_refused_with_a_form_error(admin_client, add_form):
+    response = admin_client.post(ADD_URL, add_form(custom_secret="short-but-typed-by-hand"))
+
+    assert response.status_code == 200
+    assert f"at least {MIN_CUSTOM_SECRET_LENGTH} characters" in response.content.decode()
+    assert not Application.objects.exists()
+
+
+def test_a_long_custom_secret_is_used(admin_client, add_form, client_credentials_token):
+    custom = "c" * MIN_CUSTOM_SECRET_LENGTH
+
+    response = admin_client.post(ADD_URL, add_form(custom_secret=custom))
+
+    assert shown_secret(response) == custom
+    assert client_credentials_token(Application.objects.get().client_id, custom).status_code == 200
+
+
+def test_the_default_scopes_must_be_allowed(admin_client, add_form):
+    response = admin_client.post(ADD_URL, add_form(allowed_scopes=[], default_scopes=["hello"]))
+
+    assert "Default scopes must be among the allowed scopes" in response.content.decode()
+
+
+def test_rotating_shows_the_new_secret_once_and_keeps_the_old_for_the_grace(
+    admin_client, make_client, rotate_form, client_credentials_token
+):
+    app = make_client()
+    url = reverse("admin:oauthgw_application_rotate_secret", args=[app.pk])
+
+    response = admin_client.post(url, rotate_form(app, grace="3600"))
+
+    new_secret = shown_secret(response)
+    until = Application.objects.get(pk=app.pk).previous_secret_expires
+    assert f"previous secret is still accepted until <strong>{until:%Y-%m-%d %H:%M} UTC" in response.content.decode()
+    assert client_credentials_token(app.client_id, new_secret).status_code == 200
+    assert client_credentials_token(app.client_id, app.raw_secret).status_code == 200
+    assert LogEntry.objects.get(object_id=str(app.pk)).get_change_message() == (
+        f"Secret rotated (previous valid until {until:%Y-%m-%d %H:%M} UTC)."
+    )
+
+
+def test_rotating_without_grace_retires_the_old_secret(
+    admin_client, make_client, rotate_form, client_credentials_token
+):
+    app = make_client()
+
+    admin_client.post(reverse("admin:oauthgw_application_rotate_secret", args=[app.pk]), rotate_form(app, grace="0"))
+
+    assert client_credentials_token(app.client_id, app.raw_secret).status_code == 401
+    assert LogEntry.objects.get().get_change_message() == "Secret rotated (previous stopped at once)."
+
+
+def test_the_rotation_form_keeps_the_old_secret_for_24_hours_unless_told_otherwise(admin_client, make_client):
+    app = make_client()
+
+    page = admin_client.get(reverse("admin:oauthgw_application_rotate_secret", args=[app.pk]))
+
+    assert page.context["form"]["grace"].value() == 24 * 3600
+    assert '<option value="86400" selected>24 hours</option>' in page.content.decode()
+
+
+def test_rotating_with_a_short_custom_secret_is_a_form_error(admin_client, make_client, rotate_form):
+    app = make_client()
+    url = reverse("admin:oauthgw_application_rotate_secret", args=[app.pk])
+
+    response = admin_client.post(url, rotate_form(app, grace="0", custom_secret="tiny"))
+
+    assert response.status_code == 200
+    assert f"at least {MIN_CUSTOM_SECRET_LENGTH} characters" in response.content.decode()
+    assert Application.objects.get(pk=app.pk).secret_rotated is None
+
+
+def test_the_change_page_links_to_rotation(admin_client, make_client):
+    app = make_client()
+
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+
+    assert reverse("admin:oauthgw_application_rotate_secret", args=[app.pk]) in page
+
+
+def test_the_disable_action_refuses_the_client_at_once_and_is_logged(
+    admin_client, make_client, client_credentials_token
+):
+    app = make_client()
+    token = client_credentials_token(app.client_id, app.raw_secret).json()["access_token"]
+
+    admin_client.post(CHANGELIST_URL, {"action": "disable_clients", "_selected_action": [app.pk]})
+
+    assert client_credentials_token(app.client_id, app.raw_secret).status_code == 401
+    assert admin_client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert LogEntry.objects.get(object_id=str(app.pk)).get_change_message() == "Disabled; all its tokens were revoked."
+
+
+def test_the_enable_action_lets_the_client_back_in(admin_client, make_client, client_credentials_token):
+    app = make_client(enabled=False)
+
+    admin_client.post(CHANGELIST_URL, {"action": "enable_clients", "_selected_action": [app.pk]})
+
+    assert client_credentials_token(app.client_id, app.raw_secret).status_code == 200
+
+
+def test_the_revoke_all_action_ends_the_clients_tokens(admin_client, make_client, client_credentials_token):
+    app = make_client()
+    token = client_credentials_token(app.client_id, app.raw_secret).json()["access_token"]
+
+    response = admin_client.post(
+        CHANGELIST_URL, {"action": "revoke_client_tokens", "_selected_action": [app.pk]}, follow=True
+    )
+
+    assert admin_client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert "Revoked 1 access token, 0 refresh tokens." in messages_of(response)
+    assert "Revoked all tokens" in LogEntry.objects.get(object_id=str(app.pk)).get_change_message()
+
+
+def test_the_rotate_action_needs_exactly_one_client(admin_client, make_client):
+    first, second = make_client(), make_client()
+
+    one = admin_client.post(CHANGELIST_URL, {"action": "rotate_secret", "_selected_action": [first.pk]})
+    two = admin_client.post(
+        CHANGELIST_URL, {"action": "rotate_secret", "_selected_action": [first.pk, second.pk]}, follow=True
+    )
+
+    assert one.status_code == 302
+    assert one["Location"] == reverse("admin:oauthgw_application_rotate_secret", args=[first.pk])
+    assert "Select exactly one client to rotate its secret." in messages_of(two)
+
+
+def test_the_list_shows_when_a_client_last_got_a_token(admin_client, make_client, client_credentials_token):
+    used = make_client(name="used-client")
+    make_client(name="unused-client")
+    client_credentials_token(used.client_id, used.raw_secret)
+
+    response = admin_client.get(CHANGELIST_URL)
+
+    rows = {app.name: app.last_used_at for app in response.context["cl"].result_list}
+    assert rows["used-client"] is not None
+    assert rows["unused-client"] is None
+
+
+def test_the_list_filters_by_grant_type(admin_client, make_client):
+    make_client(name="machine", grant_types="client_credentials")
+    make_client(name="app", grant_types="password refresh_token")
+
+    response = admin_client.get(CHANGELIST_URL, {"grant_type": "refresh_token"})
+
+    assert [app.name for app in response.context["cl"].result_list] == ["app"]
+
+
+# --- One submission per form: a reload or a retry changes nothing --------------------
+
+
+def test_the_same_add_post_twice_creates_one_client_and_shows_no_secret_the_second_time(admin_client, add_form):
+    fields = add_form()
+
+    first = admin_client.post(ADD_URL, fields)
+    second = admin_client.post(ADD_URL, fields)
+
+    secret = shown_secret(first)
+    app = Application.objects.get()
+    assert second.status_code == 409
+    page = second.content.decode()
+    assert "Already done — the secret cannot be shown again." in page
+    assert secret not in page
+    assert reverse("admin:oauthgw_application_change", args=[app.pk]) in page
+    assert "no-store" in second["Cache-Control"]
+    assert LogEntry.objects.filter(action_flag=ADDITION).count() == 1
+
+
+def test_the_same_rotate_post_twice_rotates_once_and_the_grace_period_holds(
+    admin_client, make_client, rotate_form, client_credentials_token
+):
+    app = make_client()
+    url = reverse("admin:oauthgw_application_rotate_secret", args=[app.pk])
+    fields = rotate_form(app, grace="3600")
+
+    first = admin_client.post(url, fields)
+    second = admin_client.post(url, fields)
+
+    new_secret = shown_secret(first)
+    assert second.status_code == 409
+    assert "Already done — the secret cannot be shown again." in second.content.decode()
+    assert new_secret not in second.content.decode()
+    # Still the first rotation: its new secret and the original one (in its grace period) both work.
+    assert client_credentials_token(app.client_id, new_secret).status_code == 200
+    assert client_credentials_token(app.client_id, app.raw_secret).status_code == 200
+    assert LogEntry.objects.filter(object_id=str(app.pk)).count() == 1
+
+
+def test_a_form_without_its_token_is_refused_and_rendered_with_a_new_one(admin_client, add_form):
+    response = admin_client.post(ADD_URL, add_form(form_token="made-up"))
+
+    assert response.status_code == 200
+    assert "This form has expired or did not come from this page" in response.content.decode()
+    assert form_token(response) != "made-up"
+    assert not Application.objects.exists()
+
+
+def test_a_rotation_token_is_good_for_its_own_client_only(admin_client, make_client, rotate_form):
+    mine, other = make_client(), make_client()
+
+    response = admin_client.post(
+        reverse("admin:oauthgw_application_rotate_secret", args=[other.pk]), rotate_form(mine, grace="0")
+    )
+
+    assert "This form has expired or did not come from this page" in response.content.decode()
+    assert Application.objects.get(pk=other.pk).secret_rotated is None
+
+
+def test_a_failed_submission_can_be_corrected_with_the_same_page(admin_client, add_form):
+    fields = add_form(custom_secret="too-short")
+    refused = admin_client.post(ADD_URL, fields)
+
+    corrected = admin_client.post(ADD_URL, {**fields, "custom_secret": "", "form_token": form_token(refused)})
+
+    assert shown_secret(corrected)
+    assert Application.objects.count() == 1
+
+
+# --- Names, description and contact --------------------------------------------------
+
+
+def test_a_client_needs_a_name(admin_client, add_form):
+    response = admin_client.post(ADD_URL, add_form(name="   "))
+
+    assert response.context["adminform"].form.errors["name"] == ["This field is required."]
+    assert not Application.objects.exists()
+
+
+def test_two_clients_cannot_share_a_name_whatever_its_case(admin_client, add_form, make_client):
+    make_client(name="Billing")
+
+    response = admin_client.post(ADD_URL, add_form(name="billing"))
+
+    assert response.context["adminform"].form.errors["name"] == [
+        "The client 'Billing' already has this name; names must differ in more than case."
+    ]
+    assert Application.objects.count() == 1
+
+
+def test_the_database_refuses_a_second_name_differing_in_case_only(make_client):
+    make_client(name="Billing")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Application.objects.create(name="BILLING", client_secret="x" * 40)
+
+
+def test_the_database_refuses_a_client_without_a_name(db):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Application.objects.create(name="", client_secret="x" * 40)
+
+
+def test_a_client_keeps_its_description_and_contact(admin_client, add_form):
+    admin_client.post(ADD_URL, add_form(description="The iOS app.", contact="mobile-team@example.test"))
+
+    app = Application.objects.get()
+    assert (app.description, app.contact) == ("The iOS app.", "mobile-team@example.test")
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+    assert "Owner or contact" in page
+    assert "The iOS app." in page
+
+
+# --- History --------------------------------------------------------------------------
+
+
+def change_form(app, **overrides) -> dict:
+    return {
+        "name": app.name,
+        "description": app.description,
+        "contact": app.contact,
+        "enabled": "on" if app.enabled else "",
+        "grant_types": app.grant_types.split(),
+        "allowed_scopes": app.allowed_scopes.split(),
+        "default_scopes": app.default_scopes.split(),
+        "authorization_server": "",
+        **overrides,
+    }
+
+
+def test_unticking_enabled_is_written_disabled_in_the_history(admin_client, make_client):
+    app = make_client()
+
+    admin_client.post(reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, enabled=""))
+
+    assert LogEntry.objects.get().get_change_message() == "Disabled; all its tokens were revoked."
+
+
+def test_ticking_enabled_with_another_change_names_both(admin_client, make_client):
+    app = make_client(enabled=False)
+
+    admin_client.post(
+        reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, enabled="on", contact="ops")
+    )
+
+    assert LogEntry.objects.get().get_change_message() == "Enabled. Changed Owner or contact."
+
+
+def test_other_changes_keep_djangos_wording(admin_client, make_client):
+    app = make_client()
+
+    admin_client.post(reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, contact="ops"))
+
+    assert LogEntry.objects.get().get_change_message() == "Changed Owner or contact."
+
+
+# --- The client's own page ------------------------------------------------------------
+
+
+def test_revoking_all_tokens_asks_first_with_the_counts(admin_client, make_client, password_token):
+    app = Application.objects.get(name="web-app")
+    url = reverse("admin:oauthgw_application_revoke_tokens", args=[app.pk])
+
+    page = admin_client.get(url).content.decode()
+
+    assert "This revokes <strong>1 access token, 1 refresh token</strong>" in page
+    bearer = f"Bearer {password_token['access_token']}"
+    assert admin_client.get("/helloworld/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    assert not LogEntry.objects.exists()
+
+
+def test_confirming_revokes_them_and_writes_the_counts_in_the_history(admin_client, password_token):
+    app = Application.objects.get(name="web-app")
+
+    response = admin_client.post(reverse("admin:oauthgw_application_revoke_tokens", args=[app.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("admin:oauthgw_application_change", args=[app.pk])
+    assert "Revoked 1 access token, 1 refresh token of web-app." in messages_of(response)
+    hello = admin_client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {password_token['access_token']}")
+    assert hello.status_code == 401
+    assert LogEntry.objects.get().get_change_message() == "Revoked all tokens: 1 access token, 1 refresh token."
+
+
+def test_every_link_on_a_clients_page_answers_without_an_error(admin_client, make_client):
+    app = make_client()
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+
+    links = set(re.findall(r'href="(/[^"#]*)"', page)) - {"/static/"}
+    answers = {link: admin_client.get(link.replace("&amp;", "&")).status_code for link in links}
+
+    assert "View on site" not in page
+    assert reverse("admin:oauthgw_application_revoke_tokens", args=[app.pk]) in answers
+    assert "/" in answers  # "View site": the gateway's home page
+    assert {link: status for link, status in answers.items() if status >= 400} == {}
+
+
+def test_a_clients_page_shows_its_own_last_24_hours(admin_client, make_client, client_credentials_token):
+    app, other = make_client(), make_client()
+    client_credentials_token(app.client_id, app.raw_secret)
+    client_credentials_token(app.client_id, "a-wrong-secret")
+    client_credentials_token(other.client_id, other.raw_secret)
+
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+
+    assert "Usage, last 24 hours" in page
+    assert '<span class="gw-number">1</span><span class="gw-label">tokens issued</span>' in page
+    assert '<span class="gw-number">1</span><span class="gw-label">failed requests</span>' in page
+    assert f"/admin/oauthgw/auditevent/?client_id={app.client_id}&amp;outcome=issued" in page
+    assert 'id="gw-chart-data"' in page
+
+
+@pytest.mark.parametrize("page", ["rotate-secret", "revoke-tokens"])
+@pytest.mark.parametrize("object_id", ["999999", "not-a-number"])
+def test_a_clients_pages_for_no_such_client_send_back_to_the_admin(admin_client, page, object_id):
+    response = admin_client.get(f"{CHANGELIST_URL}{object_id}/{page}/", follow=True)
+
+    assert response.status_code == 200
+    assert "exist. Perhaps it was deleted?" in " ".join(messages_of(response))

@@ -1,0 +1,225 @@
+"""The authorization servers admin: write-only secret, the read-only default, test connection."""
+
+import base64
+from urllib.parse import urlencode
+
+import pytest
+import responses
+from cryptography.fernet import Fernet
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from oauthgw.models import AuthorizationServer
+from tests.factories import ApplicationFactory
+from tests.oauthgw.admin.conftest import FORM, basic, messages_of
+
+pytestmark = pytest.mark.django_db
+
+ADD_URL = "/admin/oauthgw/authorizationserver/add/"
+CHANGELIST_URL = "/admin/oauthgw/authorizationserver/"
+SECRET = "upstream-client-secret-value"
+
+
+def server_form(**overrides) -> dict:
+    return {
+        "name": "partner",
+        "token_url": "https://partner.test/token",
+        "client_id": "gateway",
+        "client_secret": SECRET,
+        "scope": "",
+        "timeout": "5.0",
+        "enabled": "on",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def server(db):
+    return AuthorizationServer.objects.create(
+        name="partner", token_url="https://partner.test/token", client_id="gateway", client_secret=SECRET
+    )
+
+
+def change_url(server) -> str:
+    return reverse("admin:oauthgw_authorizationserver_change", args=[server.pk])
+
+
+def test_adding_a_server_stores_its_secret_for_the_gateway_to_send(admin_client):
+    admin_client.post(ADD_URL, server_form())
+
+    assert AuthorizationServer.objects.get(name="partner").client_secret == SECRET
+
+
+def test_the_change_page_never_shows_the_secret(admin_client, server):
+    page = admin_client.get(change_url(server)).content.decode()
+
+    assert SECRET not in page
+    assert 'type="password"' in page
+
+
+def test_an_empty_secret_field_keeps_the_stored_secret(admin_client, server):
+    admin_client.post(change_url(server), server_form(client_secret="", timeout="2.5"))
+
+    server.refresh_from_db()
+    assert (server.client_secret, server.timeout) == (SECRET, 2.5)
+    assert "Client secret" not in LogEntry.objects.get().get_change_message()
+
+
+def test_a_typed_secret_replaces_the_stored_one_and_the_log_names_only_the_field(admin_client, server):
+    admin_client.post(change_url(server), server_form(client_secret="a-new-upstream-secret"))
+
+    server.refresh_from_db()
+    assert server.client_secret == "a-new-upstream-secret"
+    message = LogEntry.objects.get().get_change_message()
+    assert "Client secret" in message
+    assert "a-new-upstream-secret" not in message
+
+
+def test_the_name_default_is_reserved(admin_client):
+    response = admin_client.post(ADD_URL, server_form(name="default"))
+
+    assert "is the server configured by OAUTHGW_UPSTREAM_*" in response.content.decode()
+    assert not AuthorizationServer.objects.exists()
+
+
+def test_the_name_cannot_change_once_resource_owners_may_carry_it(admin_client, server):
+    admin_client.post(change_url(server), server_form(name="renamed"))
+
+    assert AuthorizationServer.objects.get(pk=server.pk).name == "partner"
+
+
+def test_the_list_shows_the_default_from_the_settings_read_only_without_its_secret(admin_client, upstream_url):
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+
+    assert upstream_url in page
+    assert "gateway-secret" not in page
+    assert "set (not shown)" in page
+
+
+def test_the_list_shows_each_servers_circuit_breaker_state(admin_client, server):
+    response = admin_client.get(CHANGELIST_URL)
+
+    assert "circuit breaker" in response.content.decode().lower()
+    assert response.context["cl"].model_admin.circuit(server) in {"closed", "open", "half_open"}
+
+
+def test_test_connection_reports_a_token_endpoint_as_a_success_message(admin_client, server, upstream_mock):
+    upstream_mock.add(responses.POST, server.token_url, status=400, json={"error": "invalid_request"})
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    [message] = messages_of(response)
+    assert message.startswith("partner: reachable, answers like an RFC 6749 token endpoint (HTTP 400 invalid_request")
+    assert " ms)" in message
+    assert SECRET not in message
+
+
+def test_test_connection_reports_refused_gateway_credentials(admin_client, server, upstream_mock):
+    upstream_mock.add(responses.POST, server.token_url, status=401, json={"error": "invalid_client"})
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert "refuses the gateway's client id or secret" in messages_of(response)[0]
+
+
+def test_test_connection_of_the_default_server(admin_client, upstream_mock, upstream_url):
+    upstream_mock.add(responses.POST, upstream_url, status=503)
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test_default"), follow=True)
+
+    assert messages_of(response)[0].startswith("default: reachable, but does not answer like a token endpoint")
+
+
+def test_test_connection_is_post_only(admin_client, server):
+    response = admin_client.get(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]))
+
+    assert response.status_code == 405
+
+
+def test_the_disable_action_is_logged(admin_client, server):
+    admin_client.post(CHANGELIST_URL, {"action": "disable_servers", "_selected_action": [server.pk]})
+
+    assert AuthorizationServer.objects.get(pk=server.pk).enabled is False
+    assert "Disabled" in LogEntry.objects.get().get_change_message()
+
+
+def test_the_secret_is_stored_only_as_ciphertext(admin_client):
+    admin_client.post(ADD_URL, server_form())
+
+    stored = AuthorizationServer.objects.values_list("encrypted_client_secret", flat=True).get(name="partner")
+    assert stored
+    assert SECRET not in stored
+
+
+def test_test_connection_with_a_secret_no_key_opens_says_so_instead_of_failing(
+    admin_client, server, upstream_mock, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        "partner: its stored client secret cannot be decrypted with OAUTHGW_ENCRYPTION_KEYS; enter it again."
+    ]
+    assert len(upstream_mock.calls) == 0
+
+
+def test_a_server_whose_key_was_lost_can_be_given_its_secret_again(admin_client, server, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+
+    response = admin_client.post(change_url(server), server_form(client_secret="the-re-entered-secret"))
+
+    assert response.status_code == 302
+    assert AuthorizationServer.objects.get(pk=server.pk).client_secret == "the-re-entered-secret"
+
+
+# --- The secret follows the URL it was entered for -----------------------------------------
+
+NEW_URL = "https://elsewhere.test/token"
+
+
+def password_login(client, server) -> None:
+    app = ApplicationFactory(authorization_server=server)
+    client.post(
+        "/oauth2/token",
+        urlencode({"grant_type": "password", "username": "alice", "password": "alice-password"}),
+        content_type=FORM,
+        HTTP_AUTHORIZATION=basic(app.client_id, app.raw_secret),
+    )
+
+
+def test_changing_the_url_without_entering_the_secret_again_is_refused_and_sends_nothing_there(
+    admin_client, client, server, upstream_mock
+):
+    for url in (server.token_url, NEW_URL):
+        upstream_mock.add(responses.POST, url, json={"access_token": "x", "token_type": "bearer"})
+
+    response = admin_client.post(change_url(server), server_form(token_url=NEW_URL, client_secret=""))
+    password_login(client, AuthorizationServer.objects.get(pk=server.pk))
+
+    assert response.status_code == 200
+    assert "enter the client secret again" in " ".join(response.context["adminform"].form.errors["client_secret"])
+    assert AuthorizationServer.objects.get(pk=server.pk).token_url == server.token_url
+    assert [call.request.url for call in upstream_mock.calls] == [server.token_url]
+
+
+def test_changing_the_url_with_the_secret_entered_again_sends_it_there(admin_client, client, server, upstream_mock):
+    upstream_mock.add(responses.POST, NEW_URL, json={"access_token": "x", "token_type": "bearer"})
+
+    response = admin_client.post(change_url(server), server_form(token_url=NEW_URL, client_secret="the-new-url-secret"))
+    password_login(client, AuthorizationServer.objects.get(pk=server.pk))
+
+    assert response.status_code == 302
+    [call] = upstream_mock.calls
+    assert call.request.url == NEW_URL
+    assert "the-new-url-secret" in base64.b64decode(call.request.headers["Authorization"].split()[1]).decode()
+
+
+def test_a_server_without_a_secret_may_change_its_url_alone(admin_client, db):
+    server = AuthorizationServer.objects.create(name="open", token_url="https://open.test/token", client_id="gw")
+
+    response = admin_client.post(change_url(server), server_form(name="open", token_url=NEW_URL, client_secret=""))
+
+    assert response.status_code == 302
+    assert AuthorizationServer.objects.get(pk=server.pk).token_url == NEW_URL
