@@ -1,6 +1,6 @@
 .PHONY: run test lint bench createsuperuser client
 
-# Run the gateway on its embedded defaults (SQLite, local cache, dev authorization server)
+# Run the gateway on its embedded defaults (SQLite, no Redis, dev authorization server)
 # until Ctrl-C or `kill <make pid>`. GATEWAY_PORT (8000) and DEV_AUTH_PORT (9011) move it.
 run:
 	scripts/run-dev.sh
@@ -9,8 +9,9 @@ run:
 test:
 	scripts/test.sh
 
+# Style, and the architecture's import rules (pyproject.toml, docs/architecture.md).
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 # An admin account for /admin/ (asks for a username and a password).
 createsuperuser:

@@ -1,4 +1,8 @@
-"""Reading typed values from the process environment (12-factor configuration)."""
+"""Reading typed values from the process environment (12-factor configuration).
+
+The one place that reads it: everything else gets its configuration from Django's
+settings (``gatewayproj.settings``), the gateway's own keys through ``oauthgw.conf``.
+"""
 
 import os
 
@@ -29,3 +33,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_prefixed(prefix: str) -> dict[str, str]:
+    """Every variable named ``<prefix><KEY>``, as ``{KEY: value}`` (the gateway's own settings)."""
+    return {name.removeprefix(prefix): value for name, value in os.environ.items() if name.startswith(prefix)}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from gatewayproj.env import env_bool, env_list, env_str
+from gatewayproj.env import env_bool, env_list, env_prefixed, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -164,6 +164,12 @@ if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- OAuth 2.0 -------------------------------------------------------------------
+# The gateway's own keys from OAUTHGW_* variables (oauthgw.conf gives them their types;
+# an OAUTHGW dict here would override them).
+OAUTHGW_ENVIRONMENT = env_prefixed("OAUTHGW_")
+# Where gunicorn's workers write their Prometheus samples (set by gunicorn.conf.py).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
 
 OAUTH2_PROVIDER = {

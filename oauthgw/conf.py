@@ -6,7 +6,6 @@ variables (12-factor deployment), then an ``OAUTHGW`` dict in Django settings
 to a default. django-oauth-toolkit's own keys stay in ``OAUTH2_PROVIDER``.
 """
 
-import os
 from typing import Any
 
 from django.conf import settings
@@ -110,8 +109,9 @@ class GatewaySettings:
 
     def _load(self) -> dict[str, Any]:
         values = dict(DEFAULTS)
+        environment = getattr(settings, "OAUTHGW_ENVIRONMENT", {}) or {}
         for key in DEFAULTS:
-            raw = os.environ.get(ENV_PREFIX + key)
+            raw = environment.get(key)
             if raw is not None and raw != "":
                 values[key] = _coerce(key, raw)
         overrides = getattr(settings, "OAUTHGW", {}) or {}
@@ -139,7 +139,7 @@ gateway_settings = GatewaySettings()
 
 
 def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
-    if setting == "OAUTHGW":
+    if setting in ("OAUTHGW", "OAUTHGW_ENVIRONMENT"):
         gateway_settings.reload()
 
 

@@ -10,4 +10,5 @@ scripts/install-system-deps.sh
 scripts/install-js-deps.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -28,7 +28,7 @@ import requests
 from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from requests.utils import default_headers, get_environ_proxies
+from requests.utils import default_headers
 
 from oauthgw.exceptions import UpstreamUnavailable
 
@@ -108,12 +108,14 @@ class _Route:
 
 @functools.lru_cache(maxsize=64)
 def _route(url: str) -> _Route:
-    # Resolved once per URL and process, as a Session would on every call
-    # (HTTP(S)_PROXY and NO_PROXY; REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE).
+    # Resolved once per URL and process by requests' own rules, which a Session
+    # would apply on every call (HTTP(S)_PROXY and NO_PROXY; REQUESTS_CA_BUNDLE,
+    # CURL_CA_BUNDLE): requests reads the environment, not the gateway.
     prepared = requests.PreparedRequest()
     prepared.prepare_url(url, None)
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return _Route(url=prepared.url, proxies=get_environ_proxies(url), verify=verify)
+    with requests.Session() as session:
+        environment = session.merge_environment_settings(prepared.url, {}, None, None, None)
+    return _Route(url=prepared.url, proxies=environment["proxies"], verify=environment["verify"])
 
 
 _transport: _Transport | None = None

@@ -8,8 +8,8 @@ shared cache (circuit breakers) are collected at scrape time.
 
 import ipaddress
 import logging
-import os
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
@@ -47,7 +47,7 @@ def may_read_metrics(request) -> bool:
 
 
 def _exposition() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

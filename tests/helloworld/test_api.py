@@ -161,3 +161,20 @@ def test_token_from_the_token_endpoint_works(client, make_client):
 
     assert response.status_code == 200
     assert response.json()["client_id"] == app.client_id
+
+
+def test_a_token_restricted_to_another_resource_is_invalid_token(client, make_client):
+    # RFC 8707: a token issued for another API's audience opens nothing here.
+    app = make_client()
+    raw = issue_token(app)
+    AccessToken.objects.filter(application=app).update(resource=["https://other-api.example/"])
+
+    assert_invalid_token(call(client, raw))
+
+
+def test_a_token_restricted_to_this_resource_is_accepted(client, make_client):
+    app = make_client()
+    raw = issue_token(app)
+    AccessToken.objects.filter(application=app).update(resource=["http://testserver/helloworld/"])
+
+    assert call(client, raw).status_code == 200

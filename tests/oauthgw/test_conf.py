@@ -5,22 +5,23 @@ import os
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from gatewayproj.env import env_prefixed
 from oauthgw.conf import DEFAULTS, gateway_settings
 
 
 @pytest.fixture
-def environ():
-    """Set ``OAUTHGW_*`` variables for one test; restore them and forget cached values afterwards."""
-    saved = dict(os.environ)
+def environ(settings, monkeypatch):
+    """Set ``OAUTHGW_*`` variables for one test, as gatewayproj.settings reads them from the environment."""
+    for name in [name for name in os.environ if name.startswith("OAUTHGW_")]:
+        monkeypatch.delenv(name)
+    settings.OAUTHGW_ENVIRONMENT = env_prefixed("OAUTHGW_")
 
     def set_env(**variables: str) -> None:
-        os.environ.update({f"OAUTHGW_{key}": value for key, value in variables.items()})
-        gateway_settings.reload()
+        for key, value in variables.items():
+            monkeypatch.setenv(f"OAUTHGW_{key}", value)
+        settings.OAUTHGW_ENVIRONMENT = env_prefixed("OAUTHGW_")
 
-    yield set_env
-    os.environ.clear()
-    os.environ.update(saved)
-    gateway_settings.reload()
+    return set_env
 
 
 @pytest.fixture
@@ -29,8 +30,6 @@ def no_overrides(settings):
 
 
 def test_default_applies_without_override(no_overrides, environ):
-    os.environ.pop("OAUTHGW_UPSTREAM_RETRY_AFTER", None)
-    gateway_settings.reload()
 
     assert gateway_settings.UPSTREAM_RETRY_AFTER == DEFAULTS["UPSTREAM_RETRY_AFTER"]
 

@@ -1,0 +1,159 @@
+"""The rules of the layout that no import contract can see, and the private APIs the code leans on.
+
+Import rules (layers, the resource server, the upstream client) are checked by
+import-linter in ``make lint`` (``pyproject.toml``). Here:
+
+- the environment is read in one place, ``gatewayproj/env.py``;
+- every private API of django-oauth-toolkit, Django, redis-py and gunicorn the
+  gateway calls or overrides still exists with the shape it is used with. Exact
+  pins protect them today; when an upgrade changes one, this test names the
+  code to revisit instead of letting it fail at run time.
+"""
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_environment_is_read_only_by_gatewayproj_env():
+    readers = []
+    for package in ("oauthgw", "helloworld", "gatewayproj"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "gatewayproj" / "env.py" or path.name in {"wsgi.py", "asgi.py"}:
+                continue
+            text = path.read_text(encoding="utf-8")
+            if re.search(r"\bos\.environ\b|\bgetenv\(", text):
+                readers.append(str(path.relative_to(ROOT)))
+    assert readers == []
+
+
+def _parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+# (what is relied on, where, a check that returns True while it holds)
+def _toolkit_validator():
+    from oauth2_provider.oauth2_validators import OAuth2Validator
+
+    return OAuth2Validator
+
+
+PINS = [
+    (
+        "OAuth2Validator._extract_basic_auth(request)",
+        "oauthgw.toolkit.oauth2_validators.GatewayOAuth2Validator._extract_basic_auth (overridden)",
+        lambda: _parameters(_toolkit_validator()._extract_basic_auth) == ["self", "request"],
+    ),
+    (
+        "OAuth2Validator._load_application(client_id, request)",
+        "GatewayOAuth2Validator._load_application (overridden: one read per request)",
+        lambda: _parameters(_toolkit_validator()._load_application) == ["self", "client_id", "request"],
+    ),
+    (
+        "OAuth2Validator._load_access_token(token)",
+        "GatewayOAuth2Validator._load_access_token (overridden: the bearer cache)",
+        lambda: _parameters(_toolkit_validator()._load_access_token) == ["self", "token"],
+    ),
+    (
+        "OAuth2Validator._save_bearer_token(token, request, *args, **kwargs)",
+        "GatewayOAuth2Validator._save_bearer_token (overridden: refresh rotation)",
+        lambda: _parameters(_toolkit_validator()._save_bearer_token)[:3] == ["self", "token", "request"],
+    ),
+    (
+        "OAuth2Validator._create_access_token(expires, request, token, source_refresh_token=None)",
+        "oauthgw.issuing.refresh.refresh_token_rotate",
+        lambda: (
+            _parameters(_toolkit_validator()._create_access_token)[:5]
+            == ["self", "expires", "request", "token", "source_refresh_token"]
+        ),
+    ),
+    (
+        "OAuth2Validator._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)",
+        "oauthgw.issuing.refresh.refresh_token_rotate",
+        lambda: (
+            _parameters(_toolkit_validator()._create_refresh_token)
+            == ["self", "request", "refresh_token_code", "access_token", "previous_refresh_token"]
+        ),
+    ),
+    (
+        "OAuth2Validator._check_and_set_request_resource(request)",
+        "oauthgw.issuing.refresh.refresh_token_rotate",
+        lambda: _parameters(_toolkit_validator()._check_and_set_request_resource) == ["self", "request"],
+    ),
+    (
+        "OAuthLibCore._extract_params(request) -> (uri, method, body, headers)",
+        "oauthgw.toolkit.client_authentication.authenticated_client",
+        lambda: (
+            _parameters(__import__("oauth2_provider.oauth2_backends", fromlist=["x"]).OAuthLibCore._extract_params)
+            == ["self", "request"]
+        ),
+    ),
+    (
+        "RedisCacheClient._get_connection_pool(write) and ._client",
+        "oauthgw.caching.redis.ReusingRedisCacheClient.get_client",
+        lambda: _redis_cache_client_shape(),
+    ),
+    (
+        "RedisCache._class and ._cache",
+        "oauthgw.caching.redis.GatewayRedisCache, oauthgw.caching.shared_state._redis_counters_add",
+        lambda: _redis_cache_shape(),
+    ),
+    (
+        "redis Connection._parser.set_invalidation_push_handler, can_read(timeout), read_response(push_request)",
+        "oauthgw.caching.near_cache._Tracker",
+        lambda: _redis_connection_shape(),
+    ),
+    (
+        "HttpResponse._has_been_logged (Django's log_response skips a response that has it)",
+        "oauthgw.middleware, oauthgw.views.token",
+        lambda: "_has_been_logged" in inspect.getsource(__import__("django.utils.log", fromlist=["x"]).log_response),
+    ),
+    (
+        "gunicorn Request.unreader.sock",
+        "gunicorn.conf.py pre_request (the body read timeout)",
+        lambda: (
+            "self.sock = sock" in inspect.getsource(__import__("gunicorn.http.unreader", fromlist=["x"]).SocketUnreader)
+        ),
+    ),
+]
+
+
+def _gunicorn_socket_unreader():
+    from gunicorn.http.unreader import SocketUnreader
+
+    return SocketUnreader
+
+
+def _redis_cache_client_shape() -> bool:
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    source = inspect.getsource(RedisCacheClient)
+    return "def _get_connection_pool(self, write)" in source and "self._client = " in source
+
+
+def _redis_cache_shape() -> bool:
+    from django.core.cache.backends.redis import RedisCache
+
+    source = inspect.getsource(RedisCache)
+    return "self._class = RedisCacheClient" in source and "def _cache(self)" in source
+
+
+def _redis_connection_shape() -> bool:
+    import redis
+
+    # The connection the tracker opens (RESP3, hiredis when installed); nothing is sent.
+    connection = redis.Redis(protocol=3).connection_pool.make_connection()
+    return (
+        "timeout" in _parameters(type(connection).can_read)
+        and "push_request" in _parameters(type(connection).read_response)
+        and hasattr(type(connection._parser), "set_invalidation_push_handler")
+    )
+
+
+@pytest.mark.parametrize(("relied_on", "revisit", "holds"), PINS, ids=[pin[0].split("(")[0] for pin in PINS])
+def test_a_private_api_the_gateway_relies_on_keeps_its_shape(relied_on, revisit, holds):
+    assert holds(), f"{relied_on} changed: revisit {revisit}"
