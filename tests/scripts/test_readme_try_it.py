@@ -111,6 +111,7 @@ class MakeRun:
     output: list[str]
     gateway_port: int
     dev_auth_port: int
+    env: dict
 
     def printed(self, pattern: str) -> re.Match | None:
         return re.search(pattern, "".join(self.output), re.M)
@@ -137,7 +138,7 @@ def make_run(fresh_clone):
     )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
-    run = MakeRun(process, output, gateway_port, dev_auth_port)
+    run = MakeRun(process, output, gateway_port, dev_auth_port, env)
     deadline = time.monotonic() + START_SECONDS
     while not (run.printed(r"^  export GATEWAY=") and _port_open(gateway_port)):
         assert process.poll() is None, "make run exited:\n" + "".join(output)[-3000:]
@@ -188,6 +189,7 @@ def test_make_client_registers_a_client_whose_secret_works(make_run, fresh_clone
     made = subprocess.run(
         ["make", "--no-print-directory", "client", "NAME=readme-machine", "GRANTS=client_credentials"],
         cwd=fresh_clone,
+        env=make_run.env,
         capture_output=True,
         text=True,
         timeout=120,
