@@ -118,6 +118,11 @@ def _first_key_create() -> None:
     now = timezone.now()
     try:
         with transaction.atomic():
+            # Checked again inside the transaction: on SQLite a concurrent creator
+            # has committed by the time this one has the write lock; on PostgreSQL
+            # both may get here, and the unique generation lets one insert win.
+            if any(_signs(key, now) for key in SigningKey.objects.defer("encrypted_private_key")):
+                return
             _key_create(generation=_next_generation(), signing_from=now, now=now)
     except IntegrityError:
         return  # another process created it at the same moment: that one is read instead
