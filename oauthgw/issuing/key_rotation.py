@@ -115,12 +115,14 @@ def signing_key_ensure() -> None:
 
 
 def _first_key_create() -> None:
-    now = timezone.now()
     try:
         with transaction.atomic():
-            # Checked again inside the transaction: on SQLite a concurrent creator
-            # has committed by the time this one has the write lock; on PostgreSQL
-            # both may get here, and the unique generation lets one insert win.
+            # Checked again inside the transaction, on the clock read there: on
+            # SQLite a concurrent creator has committed by the time this one holds
+            # the write lock (an earlier reading would predate that key's
+            # signing_from); on PostgreSQL both may get here, and the unique
+            # generation lets one insert win.
+            now = timezone.now()
             if any(_signs(key, now) for key in SigningKey.objects.defer("encrypted_private_key")):
                 return
             _key_create(generation=_next_generation(), signing_from=now, now=now)
