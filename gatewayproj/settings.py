@@ -179,7 +179,7 @@ OAUTH2_PROVIDER = {
     "SCOPES_BACKEND_CLASS": "oauthgw.toolkit.scopes.ApplicationScopes",
     "SCOPES": {"hello": "Call the HelloWorld API"},
     "CLIENT_SECRET_HASHER": "oauthgw_hmac_sha256",
-    "ACCESS_TOKEN_GENERATOR": "oauthgw.toolkit.generators.token_value_generate",
+    "ACCESS_TOKEN_GENERATOR": "oauthgw.toolkit.generators.access_token_generate",
     "REFRESH_TOKEN_GENERATOR": "oauthgw.toolkit.generators.token_value_generate",
     "APPLICATION_ADMIN_CLASS": "oauthgw.admin.ApplicationAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "oauthgw.admin.AccessTokenAdmin",

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from oauth2_provider.settings import oauth2_settings
 
-from oauthgw import encryption
+from oauthgw import encryption, signing_keys, token_formats
 from oauthgw.conf import DEFAULTS, gateway_settings
 from oauthgw.models import ResourceOwner
 
@@ -107,5 +107,62 @@ def check_deploy_encryption_keys(app_configs, **kwargs):
             hint=f"Set OAUTHGW_ENCRYPTION_KEYS to a key generated with: {encryption.GENERATE_KEY_COMMAND}; "
             "docs/operations.md says how to move the stored secrets over.",
             id="oauthgw.W005",
+        )
+    ]
+
+
+@register()
+def check_jwt_settings(app_configs, **kwargs):
+    problems = []
+    if gateway_settings.JWT_SIGNING_ALGORITHM not in signing_keys.ALGORITHMS:
+        problems.append(
+            Error(
+                f"OAUTHGW_JWT_SIGNING_ALGORITHM must be one of {', '.join(signing_keys.ALGORITHMS)}.",
+                hint="ES256 unless a verifier accepts nothing but RSA.",
+                id="oauthgw.E030",
+            )
+        )
+    if not 0 <= gateway_settings.JWKS_MAX_AGE < gateway_settings.SIGNING_KEY_PUBLISH_SECONDS:
+        problems.append(
+            Error(
+                "OAUTHGW_JWKS_MAX_AGE must be less than OAUTHGW_SIGNING_KEY_PUBLISH_SECONDS.",
+                hint="A new key is published that long before it signs, so that APIs holding a cached JWKS "
+                "fetch it before they meet a token it signed.",
+                id="oauthgw.E031",
+            )
+        )
+    if not gateway_settings.JWT_ACCESS_TOKEN_SECONDS > 0:
+        problems.append(Error("OAUTHGW_JWT_ACCESS_TOKEN_SECONDS must be positive seconds.", id="oauthgw.E032"))
+    issuer = urlsplit(gateway_settings.ISSUER)
+    if gateway_settings.ISSUER and (
+        issuer.scheme not in {"http", "https"} or not issuer.hostname or issuer.query or issuer.fragment
+    ):
+        problems.append(
+            Error(
+                "OAUTHGW_ISSUER must be an http(s) URL without a query or fragment (RFC 8414 section 2).",
+                hint="The gateway's public base URL, e.g. https://auth.example.com",
+                id="oauthgw.E033",
+            )
+        )
+    if not all(token_formats.is_string_or_uri(value) for value in gateway_settings.JWT_AUDIENCE.split()):
+        problems.append(
+            Error(
+                "OAUTHGW_JWT_AUDIENCE must be space-separated names without ':' or absolute URIs.",
+                id="oauthgw.E034",
+            )
+        )
+    return problems
+
+
+@register(Tags.security, deploy=True)
+def check_deploy_issuer(app_configs, **kwargs):
+    if gateway_settings.ISSUER:
+        return []
+    return [
+        Warning(
+            "OAUTHGW_ISSUER is not set: the issuer and the iss of JWT access tokens follow the host name "
+            "each request came to.",
+            hint="Set OAUTHGW_ISSUER to the gateway's public base URL (https://...), which APIs check iss against.",
+            id="oauthgw.W006",
         )
     ]

@@ -82,6 +82,25 @@ DEFAULTS: dict[str, Any] = {
     # (oauthgw.encryption): the newest encrypts, any decrypts. Empty: a key derived
     # from SECRET_KEY, for development only (check --deploy warns).
     "ENCRYPTION_KEYS": "",
+    # The issuer identifier: RFC 8414's ``issuer`` and the ``iss`` of JWT access
+    # tokens. Empty: derived from the request (scheme, host and mount point), as
+    # the metadata document always did; set it when the gateway has one public URL.
+    "ISSUER": "",
+    # The ``aud`` of JWT access tokens for clients that name no audience of their
+    # own. Empty: the issuer ("the APIs behind this gateway").
+    "JWT_AUDIENCE": "",
+    # Seconds a JWT access token lives unless its client sets its own lifetime.
+    # Short on purpose: an API that verifies JWTs alone does not see a revocation
+    # or a disabled client until the token expires.
+    "JWT_ACCESS_TOKEN_SECONDS": 300,
+    # The JWS algorithm of newly generated signing keys: ES256 or RS256
+    # (oauthgw/signing_keys.py says why ES256).
+    "JWT_SIGNING_ALGORITHM": "ES256",
+    # Seconds a rotated-in key is published in the JWKS before it signs anything.
+    # Must exceed JWKS_MAX_AGE, so every verifier has the key before it sees a token.
+    "SIGNING_KEY_PUBLISH_SECONDS": 3600,
+    # Cache-Control max-age of GET /.well-known/jwks.json.
+    "JWKS_MAX_AGE": 600,
 }
 
 ENV_PREFIX = "OAUTHGW_"

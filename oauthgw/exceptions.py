@@ -119,3 +119,10 @@ class MethodNotAllowedError(errors.InvalidRequestError):
 class IntrospectionForbiddenError(errors.UnauthorizedClientError):
     status_code = 403
     description = "This client may not introspect tokens."
+
+
+class InvalidTargetError(errors.OAuth2Error):
+    """RFC 8707 section 2: a ``resource`` the client's JWT access tokens may not be for."""
+
+    error = "invalid_target"
+    status_code = 400

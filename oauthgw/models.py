@@ -7,7 +7,7 @@ from django.utils import timezone
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.settings import oauth2_settings
 
-from oauthgw import grants
+from oauthgw import grants, token_formats
 from oauthgw.encryption import EncryptedTextField, encrypted_property
 
 
@@ -124,11 +124,27 @@ class Application(AbstractApplication):
         default="",
         help_text="Space-separated scopes granted when the request names none.",
     )
+    token_format = models.CharField(
+        max_length=16,
+        choices=token_formats.CHOICES,
+        default=token_formats.OPAQUE,
+        help_text="Opaque: APIs ask the gateway about every token, and a revocation acts at once everywhere. "
+        "JWT (RFC 9068): APIs verify tokens alone with the published keys, and see a revocation only "
+        "when the token expires (minutes by default).",
+    )
+    audience = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="JWT access tokens only: space-separated aud values the client's tokens may carry (the APIs "
+        "they are for); a token request's RFC 8707 resource must be one of them. Empty means the gateway "
+        "default (OAUTHGW_JWT_AUDIENCE).",
+    )
     access_token_lifetime = models.PositiveIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="Seconds; empty means the gateway default.",
+        help_text="Seconds; empty means the gateway default (shorter for JWT access tokens).",
     )
     refresh_token_lifetime = models.PositiveIntegerField(
         null=True,
@@ -175,6 +191,14 @@ class Application(AbstractApplication):
         return _words(self.grant_types)
 
     @property
+    def issues_jwt(self) -> bool:
+        return self.token_format == token_formats.JWT
+
+    @property
+    def audience_list(self) -> list[str]:
+        return self.audience.split()
+
+    @property
     def allowed_scope_set(self) -> frozenset[str]:
         return _words(self.allowed_scopes)
 
@@ -201,6 +225,11 @@ class Application(AbstractApplication):
             raise ValidationError({"allowed_scopes": f"Unknown scopes: {' '.join(sorted(unknown_scopes))}"})
         if not self.default_scope_set <= self.allowed_scope_set:
             raise ValidationError({"default_scopes": "Default scopes must be among the allowed scopes."})
+        malformed = [value for value in self.audience_list if not token_formats.is_string_or_uri(value)]
+        if malformed:
+            raise ValidationError(
+                {"audience": f"Not an audience (a name without ':', or an absolute URI): {' '.join(malformed)}"}
+            )
         ceiling = oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
         if self.refresh_token_lifetime and self.refresh_token_lifetime > ceiling:
             raise ValidationError(
@@ -277,3 +306,37 @@ class SharedValue(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SigningKey(models.Model):
+    """A key the gateway signs JWT access tokens with; its public half is published in the JWKS.
+
+    A key is published from ``created``, signs from ``signing_from`` until its
+    successor takes over (``signing_until``), and stays published until
+    ``published_until``, when the last token it signed has expired. The schedule
+    is set by ``oauthgw.issuing.key_rotation``; every process reads it through
+    ``oauthgw.signing_keys``. The private key (PKCS #8 PEM) is stored encrypted
+    like the upstream secrets (``oauthgw.encryption``) and never displayed.
+    """
+
+    # RFC 7638 thumbprint of the public key: the kid of every token it signs.
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=16)
+    public_jwk = models.JSONField()
+    encrypted_private_key = EncryptedTextField()
+    # Unique, so two processes creating the first key, or two rotations at once,
+    # cannot both succeed: the loser reads the winner's key.
+    generation = models.PositiveIntegerField(unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    signing_from = models.DateTimeField()
+    signing_until = models.DateTimeField(null=True, blank=True)
+    published_until = models.DateTimeField(null=True, blank=True)
+
+    private_key = encrypted_property("encrypted_private_key")
+
+    class Meta:
+        ordering = ["-generation"]
+        verbose_name = "signing key"
+
+    def __str__(self) -> str:
+        return f"{self.algorithm} {self.kid[:12]}…"

@@ -7,6 +7,7 @@ view finds them; only what the gateway serves is mounted.
 from django.urls import path, re_path
 
 from oauthgw.views.introspect import IntrospectView
+from oauthgw.views.jwks import jwks
 from oauthgw.views.metadata import ServerMetadataView
 from oauthgw.views.revoke import RevokeView
 from oauthgw.views.token import TokenView
@@ -18,4 +19,5 @@ urlpatterns = [
     re_path(r"^oauth2/revoke/?$", RevokeView.as_view(), name="revoke-token"),
     re_path(r"^oauth2/introspect/?$", IntrospectView.as_view(), name="introspect"),
     path(".well-known/oauth-authorization-server", ServerMetadataView.as_view(), name="oauth-server-metadata"),
+    path(".well-known/jwks.json", jwks, name="jwks"),
 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The JavaScript OAuth clients of tests/e2e/test_strict_clients.py, at the exact
-# versions of tests/js/package-lock.json, into tests/js/node_modules (ignored by
+# The JavaScript libraries of the end-to-end tests (the OAuth clients of
+# tests/e2e/test_strict_clients.py, jose for tests/e2e/test_external_verifiers.py),
+# at the exact versions of tests/js/package-lock.json, into tests/js/node_modules (ignored by
 # git). Idempotent: reinstalls only when the lock file changed. Installs Debian's
 # node and npm first if they are missing (needs root then).
 set -euo pipefail

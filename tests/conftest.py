@@ -2,6 +2,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from oauthgw import signing_keys
 from oauthgw.upstream import breaker
 from tests.factories import ApplicationFactory
 from tests.support.processes import dev_authorization_server
@@ -45,6 +46,14 @@ def _empty_shared_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys():
+    """Each test reads its own signing keys: a process's copy of the schedule would outlive a test's rows."""
+    signing_keys.forget()
+    yield
+    signing_keys.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -93,6 +93,14 @@ PINS = [
         ),
     ),
     (
+        "OAuthServerMetadataView._get_endpoint_url(request, view_name, required=False)",
+        "oauthgw.views.metadata.ServerMetadataView.get (jwks_uri)",
+        lambda: (
+            _parameters(__import__("oauth2_provider.views", fromlist=["x"]).OAuthServerMetadataView._get_endpoint_url)
+            == ["self", "request", "view_name", "required"]
+        ),
+    ),
+    (
         "RedisCacheClient._get_connection_pool(write) and ._client",
         "oauthgw.caching.redis.ReusingRedisCacheClient.get_client",
         lambda: _redis_cache_client_shape(),

@@ -10,6 +10,7 @@ from oauthgw.admin.applications import ApplicationAdmin
 from oauthgw.admin.audit import AuditEventAdmin
 from oauthgw.admin.authorization_servers import AuthorizationServerAdmin
 from oauthgw.admin.resource_owners import ResourceOwnerAdmin
+from oauthgw.admin.signing_keys import SigningKeyAdmin
 from oauthgw.admin.tokens import AccessTokenAdmin, RefreshTokenAdmin
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "AuthorizationServerAdmin",
     "RefreshTokenAdmin",
     "ResourceOwnerAdmin",
+    "SigningKeyAdmin",
 ]

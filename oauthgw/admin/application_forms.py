@@ -77,11 +77,16 @@ class ApplicationForm(forms.ModelForm):
             "allowed_scopes",
             "default_scopes",
             "can_introspect",
+            "token_format",
+            "audience",
             "access_token_lifetime",
             "refresh_token_lifetime",
             "authorization_server",
         ]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "token_format": forms.RadioSelect,
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -105,7 +105,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "last_used",
     )
     list_display_links = ("name", "client_id")
-    list_filter = ("enabled", GrantTypeFilter, "can_introspect", "authorization_server", "created")
+    list_filter = ("enabled", GrantTypeFilter, "token_format", "can_introspect", "authorization_server", "created")
     search_fields = ("name", "client_id", "contact")
     list_select_related = ("authorization_server",)
     readonly_fields = ("client_id", "created", "updated", "last_used", "secret_status", "live_tokens")
@@ -113,14 +113,25 @@ class ApplicationAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime", "live_tokens")}),
+        (
+            "Tokens",
+            {
+                "fields": (
+                    "token_format",
+                    "audience",
+                    "access_token_lifetime",
+                    "refresh_token_lifetime",
+                    "live_tokens",
+                )
+            },
+        ),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
     )
     add_fieldsets = (
         (None, {"fields": ("name", "description", "contact", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime")}),
+        ("Tokens", {"fields": ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret", {"fields": ("custom_secret",)}),
     )

@@ -12,7 +12,7 @@ from django.utils.crypto import get_random_string
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.settings import oauth2_settings
 
-from oauthgw import grants
+from oauthgw import grants, token_formats
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.issuing.bulk_revocation import tokens_revoke_for_client
 from oauthgw.models import Application, AuthorizationServer
@@ -63,10 +63,13 @@ def client_create(
     can_introspect: bool = False,
     authorization_server: AuthorizationServer | None = None,
     secret: str | None = None,
+    token_format: str = token_formats.OPAQUE,
+    audience: list[str] | None = None,
 ) -> tuple[Application, str]:
     """Create an enabled client; return it with its secret, which is stored only hashed.
 
     ``secret`` is a custom secret chosen by an operator; by default one is generated.
+    ``audience`` (JWT access tokens only) defaults to the gateway's.
     """
     if secret is None:
         secret = client_secret_generate()
@@ -80,6 +83,8 @@ def client_create(
         default_scopes=" ".join(scopes if default_scopes is None else default_scopes),
         can_introspect=can_introspect,
         authorization_server=authorization_server,
+        token_format=token_format,
+        audience=" ".join(audience or []),
     )
     client.full_clean(exclude=["client_secret"])
     client.save()

@@ -6,6 +6,8 @@ from oauth2_provider.models import get_refresh_token_model
 from oauthgw.caching.bearer_cache import access_token_load
 from oauthgw.credentials import token_checksum
 from oauthgw.issuing import lifetimes
+from oauthgw.token_formats import looks_like_jwt
+from oauthgw.token_verification import jwt_claims_read
 
 INACTIVE = {"active": False}
 
@@ -34,7 +36,16 @@ def _access_token_claims(token_value: str, checksum: str) -> dict | None:
         "exp": int(token.expires.timestamp()),
         "iat": int(token.created.timestamp()),
         **_owner_claims(token),
+        **(_jwt_claims(token_value) if looks_like_jwt(token_value) else {}),
     }
+
+
+def _jwt_claims(token_value: str) -> dict:
+    # The row found by checksum proves the gateway issued exactly this value, so
+    # its claims are read without checking the signature again. RFC 7662 section
+    # 2.2 names these members; exp and iat as the API verifying it sees them.
+    claims = jwt_claims_read(token_value)
+    return {name: claims[name] for name in ("exp", "iat", "sub", "aud", "iss", "jti") if name in claims}
 
 
 def _refresh_token_claims(token_value: str, checksum: str) -> dict | None:

@@ -1,12 +1,21 @@
-"""How long the tokens of a client live: its own setting, else the toolkit's default."""
+"""How long the tokens of a client live: its own setting, else the default for its token format."""
 
 from datetime import timedelta
 
 from oauth2_provider.settings import oauth2_settings
 
+from oauthgw.conf import gateway_settings
+from oauthgw.issuing import key_rotation
+
 
 def access_token_seconds(client) -> int:
-    return client.access_token_lifetime or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    # A JWT is verified without asking the gateway, so a revocation reaches an
+    # API only when it expires: its default is minutes, not the opaque hour.
+    if client.access_token_lifetime:
+        return client.access_token_lifetime
+    if client.issues_jwt:
+        return gateway_settings.JWT_ACCESS_TOKEN_SECONDS
+    return oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
 
 
 def refresh_token_seconds(client) -> int:
@@ -21,5 +30,12 @@ def refresh_token_lifetime(client) -> timedelta:
 
 
 def access_token_expires_in(request) -> int:
-    """oauthlib's ``token_expires_in`` hook (``EXTRA_SERVER_KWARGS``)."""
-    return access_token_seconds(request.client)
+    """oauthlib's ``token_expires_in`` hook, called just before the token generator.
+
+    For a JWT client it also picks the signing key (``request.jwt_signer``, what
+    the generator signs with) and ends the token before that key leaves the JWKS.
+    """
+    seconds = access_token_seconds(request.client)
+    if request.client.issues_jwt:
+        request.jwt_signer, seconds = key_rotation.signer_within(seconds)
+    return seconds

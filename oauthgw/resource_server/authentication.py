@@ -10,6 +10,12 @@ realm, ``request.oauth2_error`` for the 401) and the toolkit's rules for a token
 resource restriction, a usable client), and reads the token through
 ``oauthgw.resource_server.tokens``: the bearer check imports nothing of the
 issuing side. Scopes are checked by the permission class, as before.
+
+A JWT access token (RFC 9068) is checked twice: its signature and claims
+locally, with the published keys, as an external API checks them
+(``oauthgw.token_verification``); then, like an opaque token, its row, which
+carries the gateway's revocation state: a revoked token has no row, a disabled
+client's tokens are refused, and so are a blocked resource owner's.
 """
 
 import re
@@ -20,7 +26,9 @@ from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from rest_framework import exceptions
 
 from oauthgw.credentials import authorization
-from oauthgw.resource_server.tokens import access_token_for
+from oauthgw.resource_server.tokens import access_token_for, owner_is_blocked
+from oauthgw.token_formats import looks_like_jwt
+from oauthgw.token_verification import ExpiredJWT, InvalidJWT, jwt_access_token_verify
 
 # RFC 6750 section 2.1: the credentials of the Bearer scheme are one b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -46,12 +54,29 @@ class BearerTokenAuthentication(OAuth2Authentication):
             return None
         if not _B64TOKEN.fullmatch(token):
             raise MalformedBearerToken()
+        error = self._jwt_refusal(token)
+        if error:
+            request.oauth2_error = error
+            return None
         access_token = access_token_for(token)
         error = self._refusal(access_token, request)
         if error:
             request.oauth2_error = error
             return None
         return access_token.user, access_token
+
+    @staticmethod
+    def _jwt_refusal(token: str) -> OrderedDict | None:
+        """Why a JWT's signature or claims are refused; None for a valid JWT or an opaque value."""
+        if not looks_like_jwt(token):
+            return None
+        try:
+            jwt_access_token_verify(token)
+        except ExpiredJWT:
+            return _invalid("The access token has expired.")
+        except InvalidJWT:
+            return _invalid("The access token is invalid.")
+        return None
 
     @staticmethod
     def _refusal(access_token, request) -> OrderedDict | None:
@@ -64,6 +89,8 @@ class BearerTokenAuthentication(OAuth2Authentication):
             return _invalid("The access token is not valid for this resource.")
         application = access_token.application
         if application is not None and not application.is_usable(request):
+            return _invalid("The access token is invalid.")
+        if owner_is_blocked(access_token):
             return _invalid("The access token is invalid.")
         return None
 

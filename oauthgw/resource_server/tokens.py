@@ -10,3 +10,17 @@ def access_token_for(token: str):
     usable, as for a row read from the database.
     """
     return access_token_load(token)
+
+
+def owner_is_blocked(access_token) -> bool:
+    """Whether the token's resource owner is blocked.
+
+    SEAM (blocked resource owners): ``ResourceOwner.blocked`` is being added on
+    another branch; until it is merged no owner has the flag and this says no.
+    Once it is, replace the ``getattr`` with the field (the row is already
+    loaded with the token: ``select_related("user__resource_owner")``).
+    """
+    if access_token.user_id is None:
+        return False
+    owner = getattr(access_token.user, "resource_owner", None)
+    return bool(getattr(owner, "blocked", False))

@@ -11,7 +11,9 @@ oauthlib's errors:
   Django's ``authenticate()`` (``issuing.password``);
 - grants and scopes: from the client's own settings;
 - refresh tokens: claimed, validated and rotated by ``issuing.refresh``;
-- lifetimes: the client's own (``issuing.lifetimes``).
+- lifetimes: the client's own (``issuing.lifetimes``);
+- JWT access tokens: a ``resource`` outside the client's audiences is refused
+  before anything else is done (``issuing.jwt_access_tokens``).
 """
 
 from django.db import router, transaction
@@ -34,8 +36,11 @@ from oauthgw.exceptions import (
 )
 from oauthgw.issuing import lifetimes, refresh
 from oauthgw.issuing.clients import client_load, client_secret_matches
+from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import Application
+from oauthgw.token_formats import looks_like_jwt
+from oauthgw.token_verification import InvalidJWT, jwt_access_token_verify
 
 
 class GatewayOAuth2Validator(OAuth2Validator):
@@ -84,7 +89,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # token-issuing client refresh and nags about the password grant on every
         # request; here each grant, refresh_token included, is an explicit opt-in
         # per client (RFC 9700 section 2.4: password only where allowed).
-        return client.allows_grant_type(grant_type)
+        if not client.allows_grant_type(grant_type):
+            return False
+        jwt_audience_check(request)
+        return True
 
     def _require_allowed_scopes(self, client, request) -> None:
         requested = (request.scope or "").split()
@@ -99,6 +107,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if not client.allows_grant_type(grants.PASSWORD):
             raise errors.UnauthorizedClientError(request=request)
         self._require_allowed_scopes(client, request)
+        jwt_audience_check(request)
         try:
             user = resource_owner_authenticate(
                 client=client,
@@ -172,5 +181,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
 
     def _load_access_token(self, token):
         # Through the bearer cache (Redis), else the database: the same read as
-        # the resource server's (oauthgw.resource_server.tokens).
+        # the resource server's (oauthgw.resource_server.tokens), and a JWT's
+        # signature and claims checked first, as there.
+        if looks_like_jwt(token):
+            try:
+                jwt_access_token_verify(token)
+            except InvalidJWT:
+                return None
         return access_token_load(token)

@@ -4,6 +4,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import OAuthServerMetadataView
 
+from oauthgw import signing_keys
+from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import MethodNotAllowedError
 from oauthgw.toolkit.responses import oauth_error_response
 
@@ -14,6 +16,14 @@ class ServerMetadataView(OAuthServerMetadataView):
 
     Without the CSRF exemption a POST from any real client (which has no CSRF
     cookie) got Django's HTML 403 page instead of a 405.
+
+    Added to the toolkit's document: ``jwks_uri`` (RFC 8414 section 2), the keys
+    that verify JWT access tokens, and ``access_token_signing_alg_values_supported``,
+    the algorithms those tokens may be signed with. RFC 8414 and RFC 9068 register
+    no name for the latter; this one is what other servers publishing JWT
+    access tokens use (InterSystems IRIS, Janssen), and each key in the JWKS names
+    its ``alg`` too (RFC 7517 section 4.4), which is what verifiers rely on.
+    ``issuer`` is ``OAUTHGW_ISSUER`` when set, the ``iss`` of those tokens.
     """
 
     # An authorization-endpoint capability the toolkit lists from its settings;
@@ -26,6 +36,11 @@ class ServerMetadataView(OAuthServerMetadataView):
         document = json.loads(response.content)
         for key in self._NOT_SERVED:
             document.pop(key, None)
+        if gateway_settings.ISSUER:
+            document["issuer"] = gateway_settings.ISSUER
+        document["jwks_uri"] = self._get_endpoint_url(request, "jwks", required=True)
+        # Both, whichever new keys use: keys of the other one may still be published.
+        document["access_token_signing_alg_values_supported"] = list(signing_keys.ALGORITHMS)
         response.content = json.dumps(document)
         return response
 

@@ -4,7 +4,9 @@ import time
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
+from oauthgw import signing_keys
 from tests.e2e.conftest import PASSWORD, USER, basic_header
 from tests.factories import ApplicationFactory
 from tests.support.faulty_servers import FaultyServer, serve_nothing
@@ -132,6 +134,26 @@ def test_scope_the_client_may_not_have_is_400_invalid_scope(gateway, app_client)
     response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM, scope="admin")
 
     _assert_error(response, 400, "invalid_scope")
+
+
+def test_a_resource_outside_a_jwt_clients_audiences_is_400_invalid_target(gateway, transactional_db):
+    app = ApplicationFactory(token_format="jwt", audience="https://orders.example")
+
+    response = gateway.token(app.client_id, app.raw_secret, **PASSWORD_FORM, resource="https://payroll.example")
+
+    _assert_error(response, 400, "invalid_target")
+
+
+def test_a_signing_key_no_encryption_key_opens_is_503_temporarily_unavailable(gateway, transactional_db, settings):
+    app = ApplicationFactory(token_format="jwt", grant_types="client_credentials")
+    assert gateway.token(app.client_id, app.raw_secret, grant_type="client_credentials").status_code == 200
+    settings.OAUTHGW = {**settings.OAUTHGW, "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    signing_keys.forget()  # a restart with the wrong key
+
+    response = gateway.token(app.client_id, app.raw_secret, grant_type="client_credentials")
+
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"]
 
 
 def test_unreachable_upstream_is_503_temporarily_unavailable_not_401(gateway, app_client, settings):

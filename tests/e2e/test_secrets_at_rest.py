@@ -1,16 +1,22 @@
 """After real logins, neither the database nor the logs hold a password, raw token or client secret.
 
 The gateway's own client secret at an authorization server, which it must send
-there and so cannot hash, is stored encrypted: not in the database either.
+there and so cannot hash, is stored encrypted: not in the database either; and
+so are the private keys that sign JWT access tokens.
 """
 
+import io
 import logging
 
 import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
 from django.apps import apps
+from django.core.management import call_command
 from django.db import connection
+from jwt.algorithms import ECAlgorithm
 
-from oauthgw.models import AuthorizationServer
+from oauthgw.models import AuthorizationServer, SigningKey
 from tests.e2e.conftest import PASSWORD, USER
 from tests.factories import ApplicationFactory
 from tests.support.processes import DEV_AUTH_CLIENT
@@ -85,3 +91,25 @@ def test_an_authorization_servers_client_secret_is_nowhere_in_the_database_yet_r
     assert login.status_code == 200, login.text
     assert secret not in _database_text()
     assert secret not in caplog.text
+
+
+def test_private_signing_keys_are_nowhere_in_the_database_or_logs_yet_sign_tokens(gateway, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = ApplicationFactory(token_format="jwt")
+    issued = gateway.token(app.client_id, app.raw_secret, grant_type="password", username=USER, password=PASSWORD)
+    assert issued.status_code == 200, issued.text
+    call_command("rotate_signing_key", stdout=io.StringIO())
+    jwks = requests.get(f"{gateway.url}/.well-known/jwks.json", timeout=10)
+
+    stored = _database_text()
+    for key in SigningKey.objects.all():
+        private = serialization.load_pem_private_key(key.private_key.encode(), password=None)
+        secrets = {
+            "private key (PEM)": "".join(key.private_key.splitlines()[1:-1]),
+            "private key (JWK d)": ECAlgorithm.to_jwk(private, as_dict=True)["d"],
+        }
+        for name, value in secrets.items():
+            assert value not in stored, f"{name} of {key.kid} found in the database"
+            assert value not in caplog.text, f"{name} of {key.kid} found in the logs"
+            assert value not in jwks.text, f"{name} of {key.kid} found in the JWKS"
+    assert issued.json()["access_token"] not in stored

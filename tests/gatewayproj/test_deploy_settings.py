@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "OAUTHGW_UPSTREAM_CLIENT_ID": "gateway",
     "OAUTHGW_UPSTREAM_CLIENT_SECRET": "gateway-secret",
     "OAUTHGW_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "OAUTHGW_ISSUER": "https://gateway.example.com",
 }
 
 
@@ -50,6 +51,7 @@ def test_the_documented_production_environment_passes_check_deploy():
         ({"OAUTHGW_UPSTREAM_TOKEN_URL": "http://auth.example.com/oauth2/token"}, "oauthgw.W002"),
         ({"OAUTHGW_ENCRYPTION_KEYS": ""}, "oauthgw.W005"),
         ({"OAUTHGW_ENCRYPTION_KEYS": "not-a-fernet-key"}, "oauthgw.E020"),
+        ({"OAUTHGW_ISSUER": ""}, "oauthgw.W006"),
     ],
 )
 def test_check_deploy_still_warns_about_what_production_must_not_have(override, warning):

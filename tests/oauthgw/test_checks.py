@@ -4,7 +4,13 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.checks import WARNING
 
-from oauthgw.checks import check_deploy_encryption_keys, check_encryption_keys, check_gateway_settings
+from oauthgw.checks import (
+    check_deploy_encryption_keys,
+    check_deploy_issuer,
+    check_encryption_keys,
+    check_gateway_settings,
+    check_jwt_settings,
+)
 
 
 def error_ids(settings, **overrides) -> set[str]:
@@ -86,3 +92,47 @@ def test_no_encryption_keys_is_a_deploy_warning_w005(settings):
 
     assert (problem.id, problem.level) == ("oauthgw.W005", WARNING)
     assert "OAUTHGW_ENCRYPTION_KEYS" in problem.hint
+
+
+# --- JWT access tokens ----------------------------------------------------------------
+
+
+def jwt_problem_ids(settings, **overrides) -> set[str]:
+    settings.OAUTHGW = {**settings.OAUTHGW, **overrides}
+    return {problem.id for problem in check_jwt_settings(None)}
+
+
+def test_the_default_jwt_settings_pass(settings):
+    assert jwt_problem_ids(settings) == set()
+
+
+def test_an_unsupported_signing_algorithm_is_e030(settings):
+    assert "oauthgw.E030" in jwt_problem_ids(settings, JWT_SIGNING_ALGORITHM="HS256")
+
+
+@pytest.mark.parametrize(("max_age", "delay"), [(600, 600), (900, 600), (-1, 600)])
+def test_a_jwks_cached_as_long_as_a_new_key_waits_to_sign_is_e031(settings, max_age, delay):
+    # An API could then meet a token signed by a key its cached JWKS does not have yet.
+    assert "oauthgw.E031" in jwt_problem_ids(settings, JWKS_MAX_AGE=max_age, SIGNING_KEY_PUBLISH_SECONDS=delay)
+
+
+def test_a_non_positive_jwt_lifetime_is_e032(settings):
+    assert "oauthgw.E032" in jwt_problem_ids(settings, JWT_ACCESS_TOKEN_SECONDS=0)
+
+
+@pytest.mark.parametrize("issuer", ["auth.example.com", "https://auth.example.com/?tenant=1", "ftp://auth.example.com"])
+def test_an_issuer_that_is_no_http_url_is_e033(settings, issuer):
+    assert "oauthgw.E033" in jwt_problem_ids(settings, ISSUER=issuer)
+
+
+def test_an_audience_with_a_colon_that_is_no_uri_is_e034(settings):
+    assert "oauthgw.E034" in jwt_problem_ids(settings, JWT_AUDIENCE="9:orders")
+    assert "oauthgw.E034" not in jwt_problem_ids(settings, JWT_AUDIENCE="orders-api https://stock.example")
+
+
+def test_no_configured_issuer_is_a_deploy_warning_w006(settings):
+    [problem] = check_deploy_issuer(None)
+
+    assert (problem.id, problem.level) == ("oauthgw.W006", WARNING)
+    settings.OAUTHGW = {**settings.OAUTHGW, "ISSUER": "https://auth.example.com"}
+    assert check_deploy_issuer(None) == []

@@ -52,8 +52,10 @@ class Deployment:
         *,
         grant_types: str = "password,refresh_token,client_credentials",
         can_introspect: bool = False,
+        token_format: str = "opaque",  # noqa: S107 (a token format, not a password)
     ) -> dict:
         args = ["create_client", name or f"e2e-{uuid.uuid4().hex[:8]}", "--grant-types", grant_types, "--json"]
+        args += ["--token-format", token_format]
         if can_introspect:
             args.append("--can-introspect")
         return json.loads(self.manage(*args))

@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from oauthgw import token_formats
 from oauthgw.issuing.clients import client_create, grant_types_parse
 
 
@@ -20,6 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--default-scopes", default=None, help="comma-separated; default: all of --scopes")
         parser.add_argument("--can-introspect", action="store_true", help="may call the introspection endpoint")
         parser.add_argument(
+            "--token-format",
+            choices=[name for name, _ in token_formats.CHOICES],
+            default=token_formats.OPAQUE,
+            help="opaque (default: APIs ask the gateway) or jwt (RFC 9068: APIs verify tokens alone)",
+        )
+        parser.add_argument(
+            "--audience", default="", help="comma-separated aud values of its JWT access tokens; default: the gateway's"
+        )
+        parser.add_argument(
             "--json", action="store_true", dest="as_json", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -32,6 +42,8 @@ class Command(BaseCommand):
                 scopes=_split(options["scopes"]),
                 default_scopes=None if default_scopes is None else _split(default_scopes),
                 can_introspect=options["can_introspect"],
+                token_format=options["token_format"],
+                audience=_split(options["audience"]),
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

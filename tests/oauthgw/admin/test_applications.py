@@ -36,6 +36,8 @@ def add_form(admin_client):
             "allowed_scopes": ["hello"],
             "default_scopes": ["hello"],
             "authorization_server": "",
+            "token_format": "opaque",
+            "audience": "",
             "custom_secret": "",
             "form_token": form_token(admin_client.get(ADD_URL)),
             **overrides,
@@ -364,6 +366,8 @@ def change_form(app, **overrides) -> dict:
         "allowed_scopes": app.allowed_scopes.split(),
         "default_scopes": app.default_scopes.split(),
         "authorization_server": "",
+        "token_format": app.token_format,
+        "audience": app.audience,
         **overrides,
     }
 
@@ -456,3 +460,36 @@ def test_a_clients_pages_for_no_such_client_send_back_to_the_admin(admin_client,
 
     assert response.status_code == 200
     assert "exist. Perhaps it was deleted?" in " ".join(messages_of(response))
+
+
+# --- Token format -------------------------------------------------------------------------
+
+
+def test_a_client_added_with_the_jwt_format_gets_jwt_access_tokens(admin_client, add_form, client_credentials_token):
+    response = admin_client.post(ADD_URL, add_form(token_format="jwt", audience="https://orders.example"))
+
+    app = Application.objects.get(name="portal")
+    token = client_credentials_token(app.client_id, shown_secret(response)).json()["access_token"]
+    assert (app.token_format, app.audience) == ("jwt", "https://orders.example")
+    assert token.count(".") == 2
+
+
+def test_the_token_format_can_be_switched_on_the_change_page(admin_client, make_client, client_credentials_token):
+    app = make_client()
+
+    admin_client.post(reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, token_format="jwt"))
+
+    app.refresh_from_db()
+    assert app.token_format == "jwt"
+    assert LogEntry.objects.get().get_change_message() == "Changed Token format."
+
+
+def test_an_audience_with_a_colon_that_is_no_uri_is_refused_next_to_the_field(admin_client, make_client):
+    app = make_client(token_format="jwt")
+
+    response = admin_client.post(
+        reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, audience="9:orders")
+    )
+
+    assert response.status_code == 200
+    assert "audience" in response.context["adminform"].form.errors

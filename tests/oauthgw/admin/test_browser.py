@@ -106,10 +106,18 @@ def hello(gateway: str, access_token: str) -> int:
     ).status_code
 
 
-def create_client_in_the_admin(page, gateway: str, name: str, **fields: str) -> tuple[str, str]:
+def create_client_in_the_admin(
+    page,
+    gateway: str,
+    name: str,
+    *,
+    token_format: str = "opaque",  # noqa: S107 (a token format, no password)
+    **fields: str,
+) -> tuple[str, str]:
     """Fill the add form; return (client_id, secret) as read off the one-time secret page."""
     page.goto(f"{gateway}/admin/oauthgw/application/add/")
     page.fill("#id_name", name)
+    page.check(f"input[name=token_format][value={token_format}]")
     for field, value in fields.items():
         page.fill(f"#id_{field}", value)
     for grant in ("password", "refresh_token"):
@@ -449,3 +457,23 @@ def test_the_clients_and_audit_lists_fit_a_1366_pixel_screen(admin_page, gateway
     overflow = results.evaluate("element => element.scrollWidth - element.clientWidth")
     assert overflow <= 0, f"{overflow} pixels of columns cut off"
     assert admin_page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+def test_a_jwt_client_made_in_the_admin_gets_jwts_and_its_key_is_rotated_from_the_admin(admin_page, gateway):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "orders-api-client", token_format="jwt")
+    first = password_grant(gateway, client_id, secret).json()["access_token"]
+    assert first.count(".") == 2
+    assert hello(gateway, first) == 200
+
+    admin_page.goto(f"{gateway}/admin/oauthgw/signingkey/")
+    expect(admin_page.locator("#result_list")).to_contain_text("signing")
+    admin_page.click("#rotate-signing-key")
+    expect(admin_page.locator("#rotate-schedule")).to_contain_text("signs JWT access tokens from")
+    admin_page.click("input[name=_rotate]")
+
+    assert "Rotated in key" in admin_page.inner_text("ul.messagelist")
+    expect(admin_page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(admin_page.locator("#result_list")).to_contain_text("published; signs from")
+    screenshot(admin_page, "signing-keys")
+    # Until the new key signs, the old one does: the token issued before still works.
+    assert hello(gateway, first) == 200

@@ -100,3 +100,28 @@ def test_an_empty_name_is_refused(name):
         create_client(name)
 
     assert str(refused.value) == "This field cannot be blank."
+
+
+def test_token_format_jwt_gives_the_client_jwt_access_tokens(post_token):
+    printed = json.loads(
+        create_client("orders", "--grant-types", "client_credentials", "--token-format", "jwt", "--json")
+    )
+    app = Application.objects.get(client_id=printed["client_id"])
+    app.raw_secret = printed["client_secret"]
+
+    body = post_token({"grant_type": "client_credentials"}, app=app).json()
+
+    assert app.token_format == "jwt"
+    assert body["access_token"].count(".") == 2
+    assert body["expires_in"] == 300
+
+
+def test_audience_is_comma_separated():
+    create_client("orders", "--token-format", "jwt", "--audience", "https://orders.example, https://stock.example")
+
+    assert Application.objects.get(name="orders").audience == "https://orders.example https://stock.example"
+
+
+def test_an_unknown_token_format_is_refused():
+    with pytest.raises(CommandError):
+        create_client("orders", "--token-format", "paseto")

@@ -7,10 +7,12 @@ command -> old key removed -> the secret still reaches the authorization server.
 import base64
 from io import StringIO
 
+import jwt
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
+from oauthgw import signing_keys
 from oauthgw.models import AuthorizationServer
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
@@ -94,3 +96,18 @@ def test_secrets_written_under_the_development_key_move_to_the_first_configured_
 
     assert rotate().startswith("Re-encrypted 1 stored secrets")
     assert AuthorizationServer.objects.get(pk=server.pk).client_secret == UPSTREAM_SECRET
+
+
+def test_the_private_signing_keys_move_to_the_new_key_too_and_keep_signing(db, use_keys, post_token, make_client):
+    use_keys(OLD_KEY)
+    app = make_client(token_format="jwt", grant_types="client_credentials")
+    first = post_token({"grant_type": "client_credentials"}, app=app).json()["access_token"]
+
+    use_keys(NEW_KEY, OLD_KEY)
+    rotate()
+    use_keys(NEW_KEY)
+    signing_keys.forget()  # a restart: the processes' decrypted copies are gone
+
+    second = post_token({"grant_type": "client_credentials"}, app=app)
+    assert second.status_code == 200, second.content
+    assert jwt.get_unverified_header(second.json()["access_token"])["kid"] == jwt.get_unverified_header(first)["kid"]
