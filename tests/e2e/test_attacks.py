@@ -187,8 +187,10 @@ def test_a_burst_of_sixty_four_guesses_reaches_the_upstream_no_more_than_the_lim
         statuses = list(pool.map(guess, range(64)))
 
     assert upstream.count("laggy-victim") <= USERNAME_LIMIT
-    assert statuses.count(401) == upstream.count("laggy-victim")
-    assert set(statuses) <= {401, 429}
+    # On a loaded machine a half-second answer may pass the one-second deadline:
+    # a 503 that counted as a failure, like a 401.
+    assert statuses.count(401) + statuses.count(503) == upstream.count("laggy-victim")
+    assert set(statuses) <= {401, 429, 503}
 
 
 def test_a_look_alike_accounts_success_resets_nobodys_counter(gateway, client, upstream):
