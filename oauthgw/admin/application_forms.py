@@ -79,6 +79,7 @@ class ApplicationForm(forms.ModelForm):
             "can_introspect",
             "access_token_lifetime",
             "refresh_token_lifetime",
+            "session_max_age",
             "authorization_server",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}

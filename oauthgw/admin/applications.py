@@ -113,14 +113,17 @@ class ApplicationAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime", "live_tokens")}),
+        (
+            "Tokens",
+            {"fields": ("access_token_lifetime", "refresh_token_lifetime", "session_max_age", "live_tokens")},
+        ),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
     )
     add_fieldsets = (
         (None, {"fields": ("name", "description", "contact", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime")}),
+        ("Tokens", {"fields": ("access_token_lifetime", "refresh_token_lifetime", "session_max_age")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret", {"fields": ("custom_secret",)}),
     )

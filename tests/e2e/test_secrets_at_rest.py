@@ -74,6 +74,8 @@ def test_an_authorization_servers_client_secret_is_nowhere_in_the_database_yet_r
             "client_secret": secret,
             "timeout": "5",
             "enabled": "on",
+            "reverify": "never",
+            "reverify_grace": "0",
         },
     )
     assert response.status_code == 302, response.content
