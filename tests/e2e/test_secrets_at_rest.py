@@ -1,7 +1,9 @@
 """After real logins, neither the database nor the logs hold a password, raw token or client secret.
 
 The gateway's own client secret at an authorization server, which it must send
-there and so cannot hash, is stored encrypted: not in the database either.
+there and so cannot hash, is stored encrypted: not in the database either. So is
+the refresh token the authorization server issued for a session, which the
+gateway sends back there to re-verify the session.
 """
 
 import logging
@@ -10,7 +12,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from oauthgw.models import AuthorizationServer
+from oauthgw.models import AuthorizationServer, UpstreamSession
 from tests.e2e.conftest import PASSWORD, USER
 from tests.factories import ApplicationFactory
 from tests.support.processes import DEV_AUTH_CLIENT
@@ -29,14 +31,18 @@ def _database_text() -> str:
     return "\n".join(chunks)
 
 
-def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_client, caplog):
+def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_client, caplog, settings):
+    # Every refresh asks the upstream again: its refresh token is sent, and rotated.
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_REVERIFY": "always"}
     caplog.set_level(logging.DEBUG)
     issued = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="password", username=USER, password=PASSWORD
     ).json()
+    kept_at_login = UpstreamSession.objects.get().refresh_token
     refreshed = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=issued["refresh_token"]
     ).json()
+    kept_after_refresh = UpstreamSession.objects.get().refresh_token
     failed = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="password", username=USER, password="a-wrong-password"
     )
@@ -49,7 +55,10 @@ def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_clie
         "refresh token": issued["refresh_token"],
         "rotated access token": refreshed["access_token"],
         "rotated refresh token": refreshed["refresh_token"],
+        "upstream refresh token": kept_at_login,
+        "rotated upstream refresh token": kept_after_refresh,
     }
+    assert kept_at_login and kept_after_refresh != kept_at_login, "the upstream issued and rotated no token"
 
     stored = _database_text()
     logged = caplog.text
