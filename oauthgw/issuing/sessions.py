@@ -188,9 +188,12 @@ def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
         return SessionCheck(refused=True, reverifying=True)
     try:
         return _ask_upstream(session, client=client, client_ip=client_ip, grace=policy.grace)
-    finally:
-        # A no-op where the answer was recorded (or the session ended).
-        UpstreamSession.objects.filter(pk=session.pk, verifying_until__isnull=False).update(verifying_until=None)
+    except UpstreamUnavailable:
+        raise  # recorded as an outage, the mark freed with it
+    except BaseException:
+        # Every answer records itself and frees the mark; a throttled or failed request must free it too.
+        UpstreamSession.objects.filter(pk=session.pk).update(verifying_until=None)
+        raise
 
 
 def _claim(session: UpstreamSession, *, now: datetime) -> bool:

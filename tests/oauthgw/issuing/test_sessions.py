@@ -519,3 +519,48 @@ def test_a_family_without_a_session_cannot_refresh_under_reverification(make_cli
     UpstreamSession.objects.all().delete()
 
     assert refresh(post_token, app, pair).status_code == 401
+
+
+def test_a_throttled_reverification_frees_its_mark_and_the_refresh_token_works_later(
+    make_client, login, fake, post_token, reverify, settings
+):
+    reverify("always")
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_USERNAME_FAILURES": 1}
+    app = make_client()
+    pair = login(app)
+    assert post_token({"grant_type": "password", "username": USERNAME, "password": "wrong"}, app=app).status_code == 401
+
+    throttled = refresh(post_token, app, pair)
+
+    assert throttled.status_code == 429
+    assert UpstreamSession.objects.get().verifying_until is None
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_USERNAME_FAILURES": 10}
+    assert refresh(post_token, app, pair).status_code == 200
+
+
+def test_an_always_refresh_writes_the_session_row_twice_and_reads_it_once(make_client, login, post_token, reverify):
+    reverify("always")
+    app = make_client()
+    pair = login(app)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert refresh(post_token, app, pair).status_code == 200
+
+    table = UpstreamSession._meta.db_table
+    statements = [
+        query["sql"].split(" ", 1)[0] for query in captured if f'"{table}"' in query["sql"].split(" WHERE")[0]
+    ]
+    assert statements == ["SELECT", "UPDATE", "UPDATE", "SELECT"]  # read, mark, answer; the claim's own read
+
+
+def test_a_kept_token_no_key_opens_is_an_outage_not_a_rejection(make_client, login, fake, post_token, reverify):
+    reverify("always")
+    app = make_client()
+    pair = login(app)
+    UpstreamSession.objects.update(encrypted_refresh_token="gAAAAABnot-a-token-any-key-opens")
+
+    response = refresh(post_token, app, pair)
+
+    assert response.status_code == 503
+    assert fake.refreshes == []
+    assert RefreshToken.objects.filter(revoked__isnull=True).count() == 1
