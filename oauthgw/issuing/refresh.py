@@ -39,8 +39,8 @@ when the authorization server may have to be asked about the session again; and
 once the token is claimed, when the session may have reached its maximum age or
 its resource owner been blocked. The transaction begins between the two, at the
 claim, not when the view opens it: on SQLite it holds the database's write lock,
-and no request may hold that through an upstream call. Under ``never`` the
-second costs nothing: the claim's one query reads the session's start too.
+and no request may hold that through an upstream call. Under ``never`` the first
+costs nothing and the second one small query.
 
 The whole rule lives here; the toolkit's validator (``oauthgw.toolkit``) only
 delegates to it, and the token view opens ``refresh_grant_transaction``.
@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import OuterRef, Subquery
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -68,7 +67,6 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
 from oauthgw.issuing import lifetimes, sessions
-from oauthgw.models import ResourceOwner, UpstreamSession
 
 # The refresh grant whose transaction is still to begin (``refresh_grant_transaction``).
 _pending_grant: ContextVar[ExitStack | None] = ContextVar("oauthgw_pending_refresh_grant", default=None)
@@ -135,17 +133,7 @@ def _locked_first(live, **lock):
     # ``of=self``: PostgreSQL cannot lock the nullable side of the outer join.
     # Sliced, not ``first()``: a checksum has one live row, and compiling the
     # ORDER BY that ``first()`` adds was about a third of this query's CPU.
-    # The session's start and the owner's block come in the same query.
-    rows = (
-        live.select_related("access_token", "user")
-        .annotate(
-            session_started=Subquery(
-                UpstreamSession.objects.filter(family=OuterRef("token_family")).values("started")[:1]
-            ),
-            owner_blocked=Subquery(ResourceOwner.objects.filter(user=OuterRef("user_id")).values("blocked")[:1]),
-        )
-        .select_for_update(of=("self",), **lock)[:1]
-    )
+    rows = live.select_related("access_token", "user").select_for_update(of=("self",), **lock)[:1]
     return rows[0] if rows else None
 
 
@@ -190,14 +178,7 @@ def refresh_token_validate(
     row = request.refresh_token_instance
     if timezone.now() >= row.created + lifetimes.refresh_token_lifetime(client):
         return False
-    ends = sessions.claimed_session_ends(
-        check=check,
-        client=client,
-        user_id=row.user_id,
-        family=row.token_family,
-        started=getattr(row, "session_started", None),
-        owner_blocked=bool(getattr(row, "owner_blocked", False)),
-    )
+    ends = sessions.claimed_session_ends(check=check, client=client, user_id=row.user_id, family=row.token_family)
     if ends is False:
         return False
     request.session_ends = ends

@@ -121,14 +121,26 @@ def resource_owner_upsert(*, authorization_server: str, subject: str, username: 
         )
 
 
+@functools.cache
+def _blocked_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = ResourceOwner._meta
+    server, login = (quote(meta.get_field(name).column) for name in ("authorization_server", "blocked_login"))
+    # Only identifiers from the model's metadata are interpolated; values are parameters.
+    return f"SELECT 1 FROM {quote(meta.db_table)} WHERE {server} = %s AND {login} = %s"  # noqa: S608
+
+
 def resource_owner_login_blocked(*, authorization_server: str, username: str) -> bool:
     """Whether ``username`` names an owner blocked at this server, as far as the username alone tells.
 
-    Asked before the password goes upstream: one indexed read of the (few) blocked owners.
+    Asked before the password goes upstream, on every password login: one read of
+    the (few) blocked owners' index, in SQL (the ORM's ``exists()`` costs more CPU
+    than the statement).
     """
-    return ResourceOwner.objects.filter(
-        authorization_server=authorization_server, blocked_login=resource_owner_subject(username)
-    ).exists()
+    alias = router.db_for_read(ResourceOwner)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_blocked_sql(alias), [authorization_server, resource_owner_subject(username)])
+        return cursor.fetchone() is not None
 
 
 def resource_owner_block(*, owner: ResourceOwner, reason: str = "") -> Revoked:

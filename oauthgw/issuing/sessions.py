@@ -45,11 +45,12 @@ for the rotation (``invalid_grant``, nothing revoked). A server that rotates its
 refresh tokens would otherwise take the second call for a replay.
 """
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
@@ -57,6 +58,7 @@ from oauth2_provider.models import get_refresh_token_model
 from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
+from oauthgw.encryption import encrypt
 from oauthgw.exceptions import CircuitOpen, DecryptionError, Throttled, UpstreamUnavailable
 from oauthgw.issuing import lifetimes, throttling
 from oauthgw.models import ResourceOwner, UpstreamSession
@@ -107,23 +109,60 @@ def login_session_ends(*, client, login: UpstreamLogin, now: datetime) -> dateti
     return ends
 
 
-def session_start(*, family, client, user, login: UpstreamLogin | None, started: datetime) -> UpstreamSession:
-    """Record the session a password login started: its family, and the upstream's refresh token if it gave one."""
-    session = UpstreamSession(
-        family=family,
-        client=client,
-        user=user,
-        authorization_server=login.authorization_server if login else "",
-        started=started,
-        last_verified=login.verified if login else started,
-        last_outcome=UpstreamSession.LOGIN,
-    )
+# Column order of the INSERT below.
+_STARTED_FIELDS = (
+    "family",
+    "client",
+    "user",
+    "authorization_server",
+    "encrypted_refresh_token",
+    "upstream_expires",
+    "started",
+    "last_verified",
+    "last_outcome",
+)
+
+
+@functools.cache
+def _start_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = UpstreamSession._meta
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _STARTED_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_STARTED_FIELDS))
+    # Identifiers from the model, quoted; every value is a parameter.
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+
+
+def session_start(*, family, client, user, login: UpstreamLogin | None, started: datetime) -> None:
+    """Record the session a password login started: its family, and the upstream's refresh token if it gave one.
+
+    One INSERT with SQL rather than the ORM, as the audit trail's: it is on every
+    password login, and the model instance and the ORM's compiler cost more CPU
+    than the statement.
+    """
+    upstream_expires = None
+    ciphertext = ""
     if login is not None and login.refresh_token:
-        session.refresh_token = login.refresh_token  # encrypted by the property
+        ciphertext = encrypt(login.refresh_token)
     elif login is not None and login.expires_in:
-        session.upstream_expires = started + timedelta(seconds=login.expires_in)
-    session.save(force_insert=True)
-    return session
+        upstream_expires = started + timedelta(seconds=login.expires_in)
+    alias = router.db_for_write(UpstreamSession)
+    connection = connections[alias]
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [
+        UpstreamSession._meta.get_field("family").get_db_prep_value(family, connection),
+        client.pk,
+        user.pk,
+        login.authorization_server if login else "",
+        ciphertext,
+        adapt(upstream_expires),
+        adapt(started),
+        adapt(login.verified if login else started),
+        UpstreamSession.LOGIN,
+    ]
+    # As the ORM does: inside the grant's transaction, a failed INSERT marks it for rollback.
+    with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
+        cursor.execute(_start_sql(alias), values)
 
 
 # --- Re-verifying at refresh -------------------------------------------------------------
@@ -343,16 +382,50 @@ def _max_age_end(client, *, started: datetime | None) -> datetime | None:
     return started + timedelta(seconds=seconds) if seconds and started is not None else None
 
 
-def claimed_session_ends(
-    *, check: SessionCheck, client, user_id: int, family, started: datetime | None, owner_blocked: bool
-) -> datetime | bool | None:
+@functools.cache
+def _claimed_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    sessions, owners = UpstreamSession._meta, ResourceOwner._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only identifiers from the models' metadata are interpolated; values are parameters.
+    return (
+        f"SELECT (SELECT {column(sessions, 'started')} FROM {quote(sessions.db_table)} "  # noqa: S608
+        f"WHERE {column(sessions, 'family')} = %s), "
+        f"(SELECT {column(owners, 'blocked')} FROM {quote(owners.db_table)} WHERE {column(owners, 'user')} = %s)"
+    )
+
+
+def _claimed_session(family, user_id: int) -> tuple[datetime | None, bool]:
+    """(the session's start, whether its owner is blocked) in one small query, without the ORM's compilation.
+
+    On every refresh: as subqueries of the claim's ORM query they cost that query
+    more CPU than this whole round trip.
+    """
+    alias = router.db_for_read(UpstreamSession)
+    connection = connections[alias]
+    family_value = UpstreamSession._meta.get_field("family").get_db_prep_value(family, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_claimed_sql(alias), [family_value, user_id])
+        started, blocked = cursor.fetchone()
+    # SQLite hands datetimes back as text; its backend's own converter reads them (PostgreSQL needs none).
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    if convert is not None:
+        started = convert(started, None, connection)
+    return started, bool(blocked)
+
+
+def claimed_session_ends(*, check: SessionCheck, client, user_id: int, family) -> datetime | bool | None:
     """When the claimed token's session ends, or False if it may not refresh at all.
 
-    ``started`` is the session's start as the claim read it (None: no session);
-    ``owner_blocked`` whether its resource owner is blocked (a refresh that raced
-    the block). A session that may not go on is ended here: its family revoked,
-    the audit told why.
+    Refuses a session whose owner is blocked (a refresh that raced the block),
+    past its maximum age or beyond what the upstream vouched for, and a family
+    without a session under re-verification. A session that may not go on is
+    ended here: its family revoked, the audit told why.
     """
+    started, owner_blocked = _claimed_session(family, user_id)
     if owner_blocked:
         token_outcome_note(OWNER_BLOCKED, username=_owner_name_of(user_id))
         session_end(family=family)
