@@ -223,7 +223,7 @@ def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
         return SessionCheck(reverifying=True, ends=ends)
     if now - session.last_verified < timedelta(seconds=policy.after):
         return SessionCheck(reverifying=True)
-    if not _claim(session, now=now):
+    if not _claim(session, now=now, timeout=policy.timeout):
         return SessionCheck(refused=True, reverifying=True)
     try:
         return _ask_upstream(session, client=client, client_ip=client_ip, grace=policy.grace)
@@ -235,10 +235,10 @@ def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
         raise
 
 
-def _claim(session: UpstreamSession, *, now: datetime) -> bool:
+def _claim(session: UpstreamSession, *, now: datetime, timeout: float) -> bool:
     """Mark the session as being asked about; False if another request is, or just did."""
-    # Long enough for the call and its queueing; a worker that died frees it then.
-    until = now + timedelta(seconds=gateway_settings.UPSTREAM_TIMEOUT + 2)
+    # Longer than the call may take (its deadline is the server's timeout); a worker that died frees it then.
+    until = now + timedelta(seconds=timeout + 2)
     free = Q(verifying_until__isnull=True) | Q(verifying_until__lt=now)
     # ``last_verified`` as read: a request that verified meanwhile may have replaced the kept token.
     return bool(

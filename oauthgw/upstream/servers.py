@@ -77,6 +77,7 @@ class Reverification(NamedTuple):
     server: str
     after: int | None
     grace: int
+    timeout: float
 
 
 def reverification_for(client) -> Reverification:
@@ -91,9 +92,10 @@ def reverification_for(client) -> Reverification:
             DEFAULT_NAME,
             reverify_after_setting(gateway_settings.UPSTREAM_REVERIFY),
             gateway_settings.UPSTREAM_REVERIFY_GRACE,
+            gateway_settings.UPSTREAM_TIMEOUT,
         )
     server = client.authorization_server
-    return Reverification(server.name, server.reverify_after, server.reverify_grace)
+    return Reverification(server.name, server.reverify_after, server.reverify_grace, server.timeout)
 
 
 def authorization_server_set_enabled(*, server: AuthorizationServer, enabled: bool) -> bool:
