@@ -187,13 +187,16 @@ class SessionCheck:
 NOT_REVERIFYING = SessionCheck()
 
 
-def _session_of(token: str):
+def _session_of(token: str, client):
+    """The session of the live refresh token ``token``, if it is this client's: one query, with its owner."""
     live_family = (
         get_refresh_token_model()
         .objects.filter(token_checksum=token_checksum(token), revoked__isnull=True)
         .values("token_family")[:1]
     )
-    return UpstreamSession.objects.select_related("user__resource_owner").filter(family=Subquery(live_family)).first()
+    # Another client's token asks nothing upstream: the claim refuses it.
+    sessions = UpstreamSession.objects.select_related("user__resource_owner")
+    return sessions.filter(family=Subquery(live_family), client=client).first()
 
 
 def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
@@ -206,7 +209,7 @@ def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
     policy = reverification_for(client)
     if policy.after is None:
         return NOT_REVERIFYING
-    session = _session_of(token)
+    session = _session_of(token, client)
     if session is None:
         # An unknown or used token (the claim tells which), or a family without a session.
         return SessionCheck(reverifying=True)

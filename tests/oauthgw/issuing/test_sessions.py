@@ -269,6 +269,17 @@ def test_a_stale_mark_of_a_request_that_died_does_not_block_the_session(make_cli
     assert UpstreamSession.objects.get().verifying_until is None
 
 
+def test_another_clients_refresh_token_asks_the_upstream_nothing(make_client, login, fake, post_token, reverify):
+    reverify("always")
+    owner, thief = make_client(), make_client()
+    pair = login(owner)
+
+    response = refresh(post_token, thief, pair)
+
+    assert response.status_code == 401
+    assert fake.refreshes == []
+
+
 # --- N seconds -------------------------------------------------------------------------------
 
 
