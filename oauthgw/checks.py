@@ -8,7 +8,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from oauthgw import encryption, signing_keys, token_formats
 from oauthgw.conf import DEFAULTS, gateway_settings
-from oauthgw.models import ResourceOwner
+from oauthgw.models import ResourceOwner, reverify_after_setting
 
 
 @register()
@@ -32,6 +32,20 @@ def check_gateway_settings(app_configs, **kwargs):
     subject_limit = ResourceOwner._meta.get_field("subject").max_length
     if gateway_settings.MAX_USERNAME_LENGTH > subject_limit:
         problems.append(Error(f"OAUTHGW_MAX_USERNAME_LENGTH may be at most {subject_limit}.", id="oauthgw.E004"))
+    try:
+        reverify_after_setting(gateway_settings.UPSTREAM_REVERIFY)
+    except ValueError:
+        problems.append(
+            Error(
+                "OAUTHGW_UPSTREAM_REVERIFY must be never, always or a positive number of seconds.",
+                hint="never (the default): a refresh does not ask the upstream; always: every refresh does; "
+                "N: when its last answer is older than N seconds.",
+                id="oauthgw.E005",
+            )
+        )
+    for name in ("UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE"):
+        if getattr(gateway_settings, name) < 0:
+            problems.append(Error(f"OAUTHGW_{name} must be 0 or more seconds.", id="oauthgw.E006"))
     return problems
 
 

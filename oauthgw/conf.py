@@ -59,6 +59,18 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
     "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
+    # Whether a refresh first asks the default authorization server, with the
+    # refresh token it issued at login, whether it still vouches for the resource
+    # owner: "never", "always", or a number N (when its last answer is older than
+    # N seconds). Servers configured in the admin have their own setting.
+    # oauthgw/issuing/sessions.py has the rules.
+    "UPSTREAM_REVERIFY": "never",
+    # Seconds since a session's last successful re-verification during which an
+    # upstream outage does not stop its refresh (0: 503 at once).
+    "UPSTREAM_REVERIFY_GRACE": 0,
+    # Seconds a session (a password login and all its refreshes) may last, however
+    # often it is refreshed; clients may set their own. 0: no maximum.
+    "SESSION_MAX_AGE": 30 * 24 * 3600,
     # Seconds after a rotation during which the rotated refresh token, presented
     # again by its client, is taken for a concurrent duplicate (invalid_grant, the
     # family kept) rather than a replay (the family revoked). 0: every late

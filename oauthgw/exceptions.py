@@ -65,6 +65,10 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
+class ResourceOwnerBlocked(Exception):
+    """The resource owner is blocked at the gateway: no token, whatever the upstream says (invalid_grant)."""
+
+
 class MalformedCredentials(ValueError):
     """Client credentials that cannot belong to any client. The message never holds them."""
 

@@ -15,6 +15,26 @@ def _words(value: str) -> frozenset[str]:
     return frozenset(value.split())
 
 
+REVERIFY_NEVER = "never"
+REVERIFY_ALWAYS = "always"
+REVERIFY_INTERVAL = "interval"
+
+
+def reverify_after_setting(value: str) -> int | None:
+    """``OAUTHGW_UPSTREAM_REVERIFY`` as seconds: ``never`` is None, ``always`` 0, a number itself.
+
+    Raises ``ValueError`` for anything else (a system check says so at start).
+    """
+    text = str(value).strip().lower()
+    if text == REVERIFY_NEVER:
+        return None
+    if text == REVERIFY_ALWAYS:
+        return 0
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise ValueError(f"{value!r} is not never, always or a positive number of seconds")
+
+
 class AuthorizationServer(models.Model):
     """An external authorization server that vouches for the resource owners of some clients.
 
@@ -45,6 +65,31 @@ class AuthorizationServer(models.Model):
     enabled = models.BooleanField(
         default=True, help_text="While disabled, password logins of its clients get 503 temporarily_unavailable."
     )
+    reverify = models.CharField(
+        "re-verify sessions at refresh",
+        max_length=16,
+        choices=[
+            (REVERIFY_NEVER, "never: a refresh does not ask this server"),
+            (REVERIFY_ALWAYS, "always: every refresh asks this server first"),
+            (REVERIFY_INTERVAL, "when the last answer is older than the interval below"),
+        ],
+        default=REVERIFY_NEVER,
+        help_text="Whether a refresh first asks this server, with the refresh token it issued at login, "
+        "whether it still vouches for the resource owner.",
+    )
+    reverify_interval = models.PositiveIntegerField(
+        "re-verification interval",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Seconds; only with “when the last answer is older than the interval”.",
+    )
+    reverify_grace = models.PositiveIntegerField(
+        "grace during an outage",
+        default=0,
+        help_text="Seconds since the last successful re-verification during which a refresh is still served "
+        "when this server cannot answer (0: answer 503).",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -56,9 +101,22 @@ class AuthorizationServer(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def reverify_after(self) -> int | None:
+        """Seconds after which a session is asked about again: None never, 0 at every refresh."""
+        if self.reverify == REVERIFY_ALWAYS:
+            return 0
+        if self.reverify == REVERIFY_INTERVAL and self.reverify_interval:
+            return self.reverify_interval
+        return None
+
     def clean(self) -> None:
         if self.name == self.DEFAULT_NAME:
             raise ValidationError({"name": f"{self.DEFAULT_NAME!r} is the server configured by OAUTHGW_UPSTREAM_*."})
+        if self.reverify == REVERIFY_INTERVAL and not self.reverify_interval:
+            raise ValidationError({"reverify_interval": "Give the interval in seconds."})
+        if self.reverify != REVERIFY_INTERVAL and self.reverify_interval:
+            raise ValidationError({"reverify_interval": "An interval applies only to “when the last answer is older”."})
         self._require_secret_with_a_new_url()
 
     def _require_secret_with_a_new_url(self) -> None:
@@ -151,6 +209,14 @@ class Application(AbstractApplication):
         blank=True,
         validators=[MinValueValidator(1)],
         help_text="Seconds; empty means the gateway default.",
+    )
+    session_max_age = models.PositiveIntegerField(
+        "maximum session age",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Seconds from a password login after which its refresh tokens stop, however often they were "
+        "used: the user logs in again. Empty means the gateway default (OAUTHGW_SESSION_MAX_AGE).",
     )
     can_introspect = models.BooleanField(
         default=False,
@@ -256,14 +322,81 @@ class ResourceOwner(models.Model):
     )
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
+    # Blocked at the gateway: no token, whatever the authorization server says.
+    blocked = models.BooleanField(default=False)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    blocked_reason = models.CharField(max_length=500, blank=True, default="")
+    # The normalised username a blocked owner logs in with, so a login can be
+    # refused before the password leaves the gateway; empty when not blocked.
+    blocked_login = models.CharField(max_length=512, blank=True, default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["authorization_server", "subject"], name="unique_resource_owner")
         ]
+        indexes = [
+            models.Index(
+                fields=["authorization_server", "blocked_login"],
+                name="resourceowner_blocked_login",
+                condition=~models.Q(blocked_login=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.username or self.subject
+
+
+class UpstreamSession(models.Model):
+    """A session: one token family of the gateway and what its authorization server said about it.
+
+    A password login starts a family (the toolkit's ``RefreshToken.token_family``),
+    and every refresh of it continues the family; this row follows it. When the
+    server's answer to the login carried a refresh token, it is kept here,
+    encrypted, to ask the server at a refresh whether it still vouches for the
+    resource owner (``oauthgw.issuing.sessions``). The family is live while one of
+    its refresh tokens is; its last use is when that token was issued.
+    """
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNAVAILABLE = "unavailable"
+    GRACE = "grace"
+    LOGIN = "login"
+    OUTCOMES = [
+        (LOGIN, "vouched for at login"),
+        (ACCEPTED, "vouched for again"),
+        (UNAVAILABLE, "server unavailable: refused"),
+        (GRACE, "server unavailable: served on grace"),
+        (REJECTED, "rejected"),
+    ]
+
+    family = models.UUIDField(unique=True)
+    client = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="sessions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upstream_sessions")
+    authorization_server = models.CharField(max_length=64)
+    # Ciphertext; ``refresh_token`` is the plaintext. Empty when the server issued none.
+    encrypted_refresh_token = EncryptedTextField(blank=True, default="")
+    # When the server issued no refresh token but said how long its access token lives.
+    upstream_expires = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField()
+    last_verified = models.DateTimeField()
+    last_outcome = models.CharField(max_length=16, choices=OUTCOMES, default=LOGIN)
+    # While a request asks the server about this session, others do not (a
+    # server that rotates its refresh tokens would take the second for a replay).
+    verifying_until = models.DateTimeField(null=True, blank=True)
+
+    refresh_token = encrypted_property("encrypted_refresh_token")
+
+    class Meta:
+        verbose_name = "session"
+        indexes = [models.Index(fields=["user", "started"], name="upstreamsession_user_started")]
+
+    def __str__(self) -> str:
+        return f"session {str(self.family)[:8]} started {self.started:%Y-%m-%d %H:%M}"
+
+    @property
+    def has_upstream_refresh_token(self) -> bool:
+        return bool(self.encrypted_refresh_token)
 
 
 class AuditEvent(models.Model):

@@ -1,10 +1,21 @@
 #!/usr/bin/env python3
 """A stand-in external authorization server for running oauthgw on a laptop.
 
-It answers RFC 6749 section 4.3 password-grant requests on ``POST /token`` and
-nothing else of substance. It is deliberately tiny, uses only the standard
-library and refuses to listen anywhere but on loopback: it holds plain-text
-passwords and must never become a real deployment.
+It answers RFC 6749 section 4.3 password-grant requests on ``POST /token``, with
+a refresh token, and section 6 refresh requests for the refresh tokens it
+issued (rotated: each is good once). It is deliberately tiny, uses only the
+standard library and refuses to listen anywhere but on loopback: it holds
+plain-text passwords and must never become a real deployment.
+
+A user can be disabled while it runs, as an employee who leaves is disabled at a
+real authorization server: their logins and their refresh tokens are refused
+from then on (``invalid_grant``) until they are enabled again. Refresh tokens
+live in memory only: a restart forgets them.
+
+Admin calls, from a loopback address only, with the client credentials below::
+
+    POST /admin/users/<username>/disable
+    POST /admin/users/<username>/enable
 
 Usage::
 
@@ -48,6 +59,7 @@ import socket
 import sys
 import threading
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +75,8 @@ MAX_BODY_BYTES = 64 * 1024
 # so the client sees the 413 instead of a connection reset.
 MAX_DRAIN_BYTES = 1024 * 1024
 TOKEN_LIFETIME_SECONDS = 3600
+# Refresh tokens kept in memory; the oldest are forgotten beyond this.
+MAX_REFRESH_TOKENS = 100_000
 REALM = "dev-authorization-server"
 # One fixed value to compare against for unknown users, so that an unknown
 # username costs the same as a wrong password.
@@ -248,6 +262,25 @@ class PasswordGrantEndpoint:
         self._users = dict(users)
         self._client_id = client_id
         self._client_secret = client_secret
+        self._lock = threading.Lock()
+        self._disabled: set[str] = set()
+        # refresh token -> the username it was issued to; each is good once.
+        self._refresh_tokens: OrderedDict[str, str] = OrderedDict()
+
+    # --- users switched off and on while running ----------------------------
+
+    def set_enabled(self, username: str, enabled: bool) -> None:
+        if username not in self._users:
+            raise OAuthError(HTTPStatus.NOT_FOUND, "not_found", "No such user.")
+        with self._lock:
+            if enabled:
+                self._disabled.discard(username)
+            else:
+                self._disabled.add(username)
+
+    def _enabled(self, username: str) -> bool:
+        with self._lock:
+            return username not in self._disabled
 
     def authenticate_client(self, authorization: str | None) -> None:
         credentials = basic_credentials(authorization)
@@ -278,6 +311,8 @@ class PasswordGrantEndpoint:
         grant_type = params.get("grant_type")
         if grant_type is None:
             raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_request", "Missing grant_type.")
+        if grant_type == "refresh_token":
+            return self.refresh(params)
         if grant_type != "password":
             raise OAuthError(HTTPStatus.BAD_REQUEST, "unsupported_grant_type")
         if "username" not in params or "password" not in params:
@@ -288,11 +323,35 @@ class PasswordGrantEndpoint:
             )
         username = params["username"]
         self.check_resource_owner(username, params["password"])
+        if not self._enabled(username):
+            # Checked after the password, so a disabled user's answer says nothing more.
+            raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_grant", "Invalid resource owner credentials.")
+        return self._tokens(username, scope=params.get("scope", ""))
+
+    def refresh(self, params: Mapping[str, str]) -> dict[str, object]:
+        """RFC 6749 section 6: a new pair for a live refresh token of an enabled user; the old one dies."""
+        token = params.get("refresh_token")
+        if not token:
+            raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_request", "The refresh grant needs refresh_token.")
+        with self._lock:
+            username = self._refresh_tokens.pop(token, None)
+            usable = username is not None and username not in self._disabled
+        if not usable:
+            raise OAuthError(HTTPStatus.BAD_REQUEST, "invalid_grant", "The refresh token is invalid or revoked.")
+        return self._tokens(username, scope=params.get("scope", ""))
+
+    def _tokens(self, username: str, *, scope: str) -> dict[str, object]:
+        refresh_token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._refresh_tokens[refresh_token] = username
+            while len(self._refresh_tokens) > MAX_REFRESH_TOKENS:
+                self._refresh_tokens.popitem(last=False)
         return {
             "access_token": secrets.token_urlsafe(32),
             "token_type": "Bearer",
             "expires_in": TOKEN_LIFETIME_SECONDS,
-            "scope": params.get("scope", ""),
+            "refresh_token": refresh_token,
+            "scope": scope,
             "sub": username,
             "username": username,
         }
@@ -309,6 +368,8 @@ class Handler(BaseHTTPRequestHandler):
         "/token": ("POST",),
         "/health": ("GET", "HEAD"),
     }
+    # POST /admin/users/<username>/disable and .../enable
+    admin_actions: ClassVar[dict[str, bool]] = {"disable": False, "enable": True}
 
     server: DevAuthorizationServer
     _status: int | str = "-"
@@ -326,6 +387,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/admin/"):
+            self._admin(path)
+            return
         allowed = self.routes.get(path)
         if allowed is None:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
@@ -339,6 +403,28 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, {"status": "ok"})
         else:
             self._token()
+
+    def _admin(self, path: str) -> None:
+        """``POST /admin/users/<username>/(disable|enable)``, from loopback, with the client's credentials."""
+        parts = path.split("/")
+        if len(parts) != 5 or parts[:3] != ["", "admin", "users"] or parts[4] not in self.admin_actions:
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
+            return
+        if self.command != "POST":
+            self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method_not_allowed"}, {"Allow": "POST"})
+            return
+        try:
+            self._read_body()
+            if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+                raise OAuthError(HTTPStatus.FORBIDDEN, "access_denied", "Admin calls come from loopback only.")
+            self.server.endpoint.authenticate_client(self.headers.get("Authorization"))
+            username = urllib.parse.unquote(parts[3])
+            enabled = self.admin_actions[parts[4]]
+            self.server.endpoint.set_enabled(username, enabled)
+        except OAuthError as err:
+            self._send_json(err.status, err.body(), err.headers)
+        else:
+            self._send_json(HTTPStatus.OK, {"username": username, "enabled": enabled})
 
     def _token(self) -> None:
         # The token endpoint's answers, errors included, must not be cached.

@@ -30,7 +30,7 @@ oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis,
   (the same on every start: kept in var/demo-client.json; delete that file for a new secret)
 
 Try it (README.md, "Try it"): paste this line into another shell, then the README's commands:
-  export GATEWAY=http://127.0.0.1:$GATEWAY_PORT KEY='$client_id' SECRET='$client_secret'
+  export GATEWAY=http://127.0.0.1:$GATEWAY_PORT KEY='$client_id' SECRET='$client_secret' DEV_AUTH=http://127.0.0.1:$DEV_AUTH_PORT
 
 Admin: 'make createsuperuser' for a staff account, then open http://127.0.0.1:$GATEWAY_PORT/admin/
 Stop: Ctrl-C here, or 'kill <pid of make>' from elsewhere; both servers stop.

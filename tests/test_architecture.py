@@ -73,7 +73,8 @@ PINS = [
     ),
     (
         "OAuth2Validator._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)",
-        "oauthgw.issuing.refresh.refresh_token_rotate",
+        "oauthgw.issuing.refresh.refresh_token_rotate, and GatewayOAuth2Validator._create_refresh_token "
+        "(overridden: a new family starts a session)",
         lambda: (
             _parameters(_toolkit_validator()._create_refresh_token)
             == ["self", "request", "refresh_token_code", "access_token", "previous_refresh_token"]

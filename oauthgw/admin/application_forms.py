@@ -81,6 +81,7 @@ class ApplicationForm(forms.ModelForm):
             "audience",
             "access_token_lifetime",
             "refresh_token_lifetime",
+            "session_max_age",
             "authorization_server",
         ]
         widgets = {

@@ -36,7 +36,7 @@ from oauthgw.admin.form_tokens import (
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.models import Application, AuditEvent
-from oauthgw.signals import ISSUED
+from oauthgw.signals import SUCCESSFUL
 
 SECRET_TEMPLATE = "admin/oauthgw/application/secret.html"
 ALREADY_DONE_TEMPLATE = "admin/oauthgw/application/already_done.html"
@@ -121,6 +121,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                     "audience",
                     "access_token_lifetime",
                     "refresh_token_lifetime",
+                    "session_max_age",
                     "live_tokens",
                 )
             },
@@ -131,7 +132,18 @@ class ApplicationAdmin(admin.ModelAdmin):
     add_fieldsets = (
         (None, {"fields": ("name", "description", "contact", "enabled")}),
         ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        ("Tokens", {"fields": ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime")}),
+        (
+            "Tokens",
+            {
+                "fields": (
+                    "token_format",
+                    "audience",
+                    "access_token_lifetime",
+                    "refresh_token_lifetime",
+                    "session_max_age",
+                )
+            },
+        ),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret", {"fields": ("custom_secret",)}),
     )
@@ -139,7 +151,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     # --- Reading ---------------------------------------------------------------
 
     def get_queryset(self, request):
-        last_issued = AuditEvent.objects.filter(client_id=OuterRef("client_id"), outcome=ISSUED).order_by("-time")
+        last_issued = AuditEvent.objects.filter(client_id=OuterRef("client_id"), outcome__in=SUCCESSFUL).order_by(
+            "-time"
+        )
         return super().get_queryset(request).annotate(last_used_at=Subquery(last_issued.values("time")[:1]))
 
     @admin.display(description="server", ordering="authorization_server__name")

@@ -24,6 +24,14 @@ from oauthgw.upstream.servers import (
 _PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
 
 
+def reverification_display(after: int | None, grace: int) -> str:
+    """``never``, ``always``, ``after 300 s``; with the grace during an outage when there is one."""
+    if after is None:
+        return "never"
+    text = "always" if after == 0 else f"after {after} s"
+    return f"{text}, {grace} s grace during an outage" if grace else text
+
+
 def probe_message(name: str, probe: UpstreamProbe) -> tuple[int, str]:
     """The admin message for one test-connection result: never a secret, only what was observed."""
     latency = f"{probe.latency * 1000:.0f} ms"
@@ -50,7 +58,24 @@ class AuthorizationServerForm(forms.ModelForm):
 
     class Meta:
         model = AuthorizationServer
-        fields = ["name", "token_url", "client_id", "client_secret", "scope", "timeout", "enabled"]
+        fields = [
+            "name",
+            "token_url",
+            "client_id",
+            "client_secret",
+            "scope",
+            "timeout",
+            "enabled",
+            "reverify",
+            "reverify_interval",
+            "reverify_grace",
+        ]
+        help_texts = {
+            "reverify": "Whether a refresh first asks this server, with the refresh token it issued at login, whether "
+            "it still vouches for the resource owner: a rejection revokes the session at once, an outage answers "
+            "503. A login whose answer carried no refresh token can then refresh only until the server's own "
+            "token would expire (its expires_in), else for the interval, else (always) not at all.",
+        }
 
     def clean(self):
         cleaned_data = super().clean()
@@ -65,7 +90,7 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     form = AuthorizationServerForm
     change_list_template = "admin/oauthgw/authorizationserver/change_list.html"
     change_form_template = "admin/oauthgw/authorizationserver/change_form.html"
-    list_display = ("name", "token_url", "client_id", "enabled", "timeout", "circuit", "client_count")
+    list_display = ("name", "token_url", "client_id", "enabled", "timeout", "reverification", "circuit", "client_count")
     list_filter = ("enabled",)
     search_fields = ("name", "token_url")
     actions = ("test_connection", "enable_servers", "disable_servers")
@@ -76,6 +101,10 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Resource owners record the server by name: renaming would orphan them.
         return ("name", "created", "updated") if obj is not None else ()
+
+    @admin.display(description="re-verify at refresh", ordering="reverify")
+    def reverification(self, obj):
+        return reverification_display(obj.reverify_after, obj.reverify_grace)
 
     @admin.display(description="circuit breaker")
     def circuit(self, obj):
@@ -91,6 +120,7 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "default_server": default,
             "default_circuit": breaker_state(default.name),
+            "default_reverification": reverification_display(default.reverify_after, default.reverify_grace),
             "default_has_secret": bool(default.client_secret),
             "default_test_url": reverse("admin:oauthgw_authorizationserver_test_default"),
         }

@@ -3,7 +3,8 @@
 Set-based, as the toolkit's family revocation is: one UPDATE marks the live
 refresh tokens revoked (they stay behind as tombstones, which reuse detection
 needs) and one DELETE removes the access tokens, whose deletion signals reach
-the bearer cache's receivers (a tombstone per token in Redis).
+the bearer cache's receivers (a tombstone per token in Redis). The sessions of
+those families go too, with the upstream refresh tokens kept for them.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model, revoke_access_token
+
+from oauthgw.models import UpstreamSession
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,9 @@ NOTHING = Revoked(0, 0)
 
 
 @transaction.atomic
-def _revoke(**owner) -> Revoked:
+def _revoke(sessions: dict, **owner) -> Revoked:
     now = timezone.now()
+    UpstreamSession.objects.filter(**sessions).delete()
     # ``updated`` is ``auto_now``, which a queryset update does not set.
     refresh_count = (
         get_refresh_token_model().objects.filter(revoked__isnull=True, **owner).update(revoked=now, updated=now)
@@ -44,12 +48,12 @@ def _revoke(**owner) -> Revoked:
 
 def tokens_revoke_for_user(*, user) -> Revoked:
     """Revoke every live access and refresh token of one resource owner, at every client."""
-    return _revoke(user=user)
+    return _revoke({"user": user}, user=user)
 
 
 def tokens_revoke_for_client(*, client) -> Revoked:
     """Revoke every live access and refresh token issued to one client."""
-    return _revoke(application=client)
+    return _revoke({"client": client}, application=client)
 
 
 def tokens_count_for_client(*, client) -> Revoked:

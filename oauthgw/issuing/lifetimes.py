@@ -1,6 +1,6 @@
-"""How long the tokens of a client live: its own setting, else the default for its token format."""
+"""How long the tokens and sessions of a client live: its own setting, else the default (for its token format)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from oauth2_provider.settings import oauth2_settings
 
@@ -27,6 +27,19 @@ def refresh_token_seconds(client) -> int:
 
 def refresh_token_lifetime(client) -> timedelta:
     return timedelta(seconds=refresh_token_seconds(client))
+
+
+def session_max_age_seconds(client) -> int | None:
+    """The most a session (a login and its refreshes) of this client may last; None: no maximum."""
+    return client.session_max_age or gateway_settings.SESSION_MAX_AGE or None
+
+
+def refresh_token_expires_in(client, *, session_ends: datetime | None, now: datetime) -> int:
+    """``refresh_token_expires_in``: the token's own lifetime, or what remains of its session if that is less."""
+    seconds = refresh_token_seconds(client)
+    if session_ends is not None:
+        seconds = min(seconds, max(0, int((session_ends - now).total_seconds())))
+    return seconds
 
 
 def access_token_expires_in(request) -> int:

@@ -8,12 +8,13 @@ requests would rotate it, or the later ones would count as replays and revoke th
 token the winner has just received, leaving the client with nothing.
 
 A request that finds its token live locks the token's row until its transaction
-ends (the token view runs the refresh grant in one transaction), so concurrent
-requests queue behind the first. When the winner commits, the row no longer
-matches "not revoked": the queued requests sent a token that was live when they
-came, so they are not replays. SQLite ignores ``select_for_update``, but there
-the token view's transaction is IMMEDIATE: it takes the database's write lock at
-BEGIN, so concurrent refreshes queue on that lock instead.
+ends (the token view runs the refresh grant in one transaction,
+``refresh_grant_transaction``), so concurrent requests queue behind the first.
+When the winner commits, the row no longer matches "not revoked": the queued
+requests sent a token that was live when they came, so they are not replays.
+SQLite ignores ``select_for_update``, but there the token view's transaction is
+IMMEDIATE: it takes the database's write lock at BEGIN, so concurrent refreshes
+queue on that lock instead.
 
 Requests of the same burst that reach the gateway a moment later find the token
 already rotated. Within the reuse interval (``REFRESH_REUSE_INTERVAL`` seconds
@@ -33,11 +34,21 @@ check), so the rules for concurrent requests are the same whichever query they
 pass. Rotating it then writes the new pair and retires the old one in two more
 statements instead of the toolkit's nine (``refresh_token_rotate``).
 
+Sessions (``oauthgw.issuing.sessions``) have their say twice: before the claim,
+when the authorization server may have to be asked about the session again; and
+once the token is claimed, when the session may have reached its maximum age or
+its resource owner been blocked. The transaction begins between the two, at the
+claim, not when the view opens it: on SQLite it holds the database's write lock,
+and no request may hold that through an upstream call. Under ``never`` the first
+costs nothing and the second one small query.
+
 The whole rule lives here; the toolkit's validator (``oauthgw.toolkit``) only
 delegates to it, and the token view opens ``refresh_grant_transaction``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -55,12 +66,32 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
-from oauthgw.issuing import lifetimes
+from oauthgw.issuing import lifetimes, sessions
+
+# The refresh grant whose transaction is still to begin (``refresh_grant_transaction``).
+_pending_grant: ContextVar[ExitStack | None] = ContextVar("oauthgw_pending_refresh_grant", default=None)
 
 
-def refresh_grant_transaction():
-    """The one transaction a refresh grant runs in: the claimed row stays locked until the new pair is saved."""
-    return transaction.atomic(using=router.db_for_write(get_refresh_token_model()))
+@contextmanager
+def refresh_grant_transaction() -> Iterator[None]:
+    """The one transaction a refresh grant runs in: the claimed row stays locked until the new pair is saved.
+
+    It begins when the token is claimed (``_begin``), after any upstream call, and
+    ends with this block: committed, or rolled back on an exception.
+    """
+    with ExitStack() as stack:
+        reset = _pending_grant.set(stack)
+        try:
+            yield
+        finally:
+            _pending_grant.reset(reset)
+
+
+def _begin() -> None:
+    stack = _pending_grant.get()
+    if stack is not None:
+        _pending_grant.set(None)
+        stack.enter_context(transaction.atomic(using=router.db_for_write(get_refresh_token_model())))
 
 
 def _rotated_moments_ago(checksum: str, client) -> bool:
@@ -121,23 +152,37 @@ def refresh_token_claim(*, token: str, client) -> RefreshTokenClaim:
     return RefreshTokenClaim(token=row, lost_race=row is None)
 
 
-def refresh_token_validate(*, token: str, client, request, toolkit_validate: Callable[[], bool]) -> bool:
-    """The validator's ``validate_refresh_token``: claim the token, or let the toolkit judge it.
+def refresh_token_validate(
+    *, token: str, client, request, client_ip: str, toolkit_validate: Callable[[], bool]
+) -> bool:
+    """The validator's ``validate_refresh_token``: re-verify the session, claim the token, or let the toolkit judge it.
 
     Replaces the toolkit's read of a live token (which then reads its user and
     client lazily, and re-reads and re-locks it to save) with one locking read;
     any other token goes to the toolkit's checks (``toolkit_validate``), reuse
     protection included, unless it lost a concurrent rotation, which must not
-    count as a replay: that would revoke the winner's new token.
+    count as a replay: that would revoke the winner's new token. Raises what
+    ``sessions.session_reverify`` raises (an upstream outage, a throttled owner).
+    Sets ``request.session_ends`` (for ``refresh_token_expires_in``).
     """
+    check = sessions.session_reverify(token=token, client=client, client_ip=client_ip)
+    if check.refused:
+        return False
+    _begin()
     claim = refresh_token_claim(token=token, client=client)
     if claim.lost_race:
         return False
     valid = toolkit_validate() if claim.token is None else _live_token_valid(claim.token, token, client, request)
     if not valid:
         return False
-    issued = request.refresh_token_instance.created
-    return timezone.now() < issued + lifetimes.refresh_token_lifetime(client)
+    row = request.refresh_token_instance
+    if timezone.now() >= row.created + lifetimes.refresh_token_lifetime(client):
+        return False
+    ends = sessions.claimed_session_ends(check=check, client=client, user_id=row.user_id, family=row.token_family)
+    if ends is False:
+        return False
+    request.session_ends = ends
+    return True
 
 
 def _live_token_valid(row, token: str, client, request) -> bool:

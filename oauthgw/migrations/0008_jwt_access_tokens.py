@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauthgw', '0006_resource_owner_identity'),
+        ('oauthgw', '0007_upstream_sessions'),
     ]
 
     operations = [

@@ -11,7 +11,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from oauthgw.models import AuditEvent
-from oauthgw.signals import ISSUED, THROTTLED, UPSTREAM_UNAVAILABLE
+from oauthgw.signals import ISSUED, ISSUED_ON_GRACE, SUCCESSFUL, THROTTLED, UPSTREAM_UNAVAILABLE
 
 WINDOW = timedelta(hours=24)
 
@@ -32,6 +32,8 @@ class DashboardSummary:
     issued: int
     failed: int
     upstream_errors: int
+    # Part of ``issued``: refreshes served while the upstream could not re-verify them.
+    issued_on_grace: int
     throttled: int
     # (outcome, count), most frequent first; "issued" is not a failure.
     failures_by_reason: list[tuple[str, int]]
@@ -67,7 +69,8 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
     if client_id is not None:
         events = events.filter(client_id=client_id)
     by_outcome = dict(events.values_list("outcome").annotate(count=Count("pk")).values_list("outcome", "count"))
-    issued = by_outcome.pop(ISSUED, 0)
+    issued_on_grace = by_outcome.pop(ISSUED_ON_GRACE, 0)
+    issued = by_outcome.pop(ISSUED, 0) + issued_on_grace
     failures = sorted(by_outcome.items(), key=lambda item: (-item[1], item[0]))
 
     # [issued, failed, throttled] per hour. Hours are UTC hours, as the chart says:
@@ -81,7 +84,7 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
     )
     for hour, outcome, count in rows:
         counts = per_hour.setdefault(hour, [0, 0, 0])
-        counts[0 if outcome == ISSUED else 1] += count
+        counts[0 if outcome in SUCCESSFUL else 1] += count
         if outcome == THROTTLED:
             counts[2] += count
     # 24 whole or current hours ending with this one; the totals above also count
@@ -96,6 +99,7 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
         since=since,
         until=until,
         issued=issued,
+        issued_on_grace=issued_on_grace,
         failed=sum(count for _, count in failures),
         upstream_errors=by_outcome.get(UPSTREAM_UNAVAILABLE, 0),
         throttled=by_outcome.get(THROTTLED, 0),

@@ -13,14 +13,13 @@ def access_token_for(token: str):
 
 
 def owner_is_blocked(access_token) -> bool:
-    """Whether the token's resource owner is blocked.
+    """Whether the token's resource owner is blocked at the gateway.
 
-    SEAM (blocked resource owners): ``ResourceOwner.blocked`` is being added on
-    another branch; until it is merged no owner has the flag and this says no.
-    Once it is, replace the ``getattr`` with the field (the row is already
-    loaded with the token: ``select_related("user__resource_owner")``).
+    Blocking revokes the owner's tokens already; this also refuses a JWT an API
+    was handed before that, and a row read just before the block committed. The
+    owner's row comes loaded with the token.
     """
     if access_token.user_id is None:
         return False
     owner = getattr(access_token.user, "resource_owner", None)
-    return bool(getattr(owner, "blocked", False))
+    return owner is not None and owner.blocked

@@ -11,12 +11,18 @@ oauthlib's errors:
   Django's ``authenticate()`` (``issuing.password``);
 - grants and scopes: from the client's own settings;
 - refresh tokens: claimed, validated and rotated by ``issuing.refresh``;
+- sessions: started with a new token family, re-verified and ended by
+  ``issuing.sessions``;
 - lifetimes: the client's own (``issuing.lifetimes``);
 - JWT access tokens: a ``resource`` outside the client's audiences is refused
   before anything else is done (``issuing.jwt_access_tokens``).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import router, transaction
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors, utils
@@ -29,18 +35,41 @@ from oauthgw.end_user_address import end_user_address
 from oauthgw.exceptions import (
     CircuitOpen,
     MalformedCredentials,
+    ResourceOwnerBlocked,
     SlowDownError,
     TemporarilyUnavailableError,
     Throttled,
     UpstreamUnavailable,
 )
-from oauthgw.issuing import lifetimes, refresh
+from oauthgw.issuing import lifetimes, refresh, sessions
 from oauthgw.issuing.clients import client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import Application
+from oauthgw.signals import OWNER_BLOCKED, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
 from oauthgw.token_verification import InvalidJWT, jwt_access_token_verify
+
+
+@contextmanager
+def _upstream_errors(request) -> Iterator[None]:
+    """The policy's "try again later" outcomes as the OAuth errors a client is told (429, 503)."""
+    try:
+        yield
+    except Throttled as exc:
+        raise SlowDownError(
+            retry_after=exc.retry_after,
+            description="Too many failed login attempts; try again later.",
+            request=request,
+        ) from exc
+    except UpstreamUnavailable as exc:
+        # An open circuit knows when it will let a request through again.
+        retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER
+        raise TemporarilyUnavailableError(
+            retry_after=retry_after,
+            description="The authorization server is unavailable; try again later.",
+            request=request,
+        ) from exc
 
 
 class GatewayOAuth2Validator(OAuth2Validator):
@@ -109,29 +138,22 @@ class GatewayOAuth2Validator(OAuth2Validator):
         self._require_allowed_scopes(client, request)
         jwt_audience_check(request)
         try:
-            user = resource_owner_authenticate(
-                client=client,
-                username=username,
-                password=password,
-                client_ip=end_user_address(request.headers),
-            )
-        except Throttled as exc:
-            raise SlowDownError(
-                retry_after=exc.retry_after,
-                description="Too many failed login attempts; try again later.",
-                request=request,
-            ) from exc
-        except UpstreamUnavailable as exc:
-            # An open circuit knows when it will let a request through again.
-            retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER
-            raise TemporarilyUnavailableError(
-                retry_after=retry_after,
-                description="The authorization server is unavailable; try again later.",
-                request=request,
-            ) from exc
-        if user is None:
+            with _upstream_errors(request):
+                login = resource_owner_authenticate(
+                    client=client,
+                    username=username,
+                    password=password,
+                    client_ip=end_user_address(request.headers),
+                )
+        except ResourceOwnerBlocked:
+            # Told apart in the audit trail only: the client hears what a wrong password hears.
+            token_outcome_note(OWNER_BLOCKED, username=username)
             return False
-        request.user = user
+        if login is None:
+            return False
+        request.user = login.user
+        # Carries the upstream's refresh token to the session: never logged, never in an error.
+        request.upstream_login = login
         return True
 
     # --- The refresh grant -----------------------------------------------------------
@@ -142,9 +164,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 refresh_token, client, request, *args, **kwargs
             )
 
-        return refresh.refresh_token_validate(
-            token=refresh_token, client=client, request=request, toolkit_validate=toolkit_validate
-        )
+        with _upstream_errors(request):
+            return refresh.refresh_token_validate(
+                token=refresh_token,
+                client=client,
+                request=request,
+                client_ip=end_user_address(request.headers),
+                toolkit_validate=toolkit_validate,
+            )
 
     def get_original_scopes(self, refresh_token, request, *args, **kwargs):
         # A refresh never carries a scope the client has lost since the pair was issued.
@@ -160,9 +187,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # The dict is serialised after this returns, so changes reach the client
         # for both the password and the refresh grant.
         if "refresh_token" in token:
-            if request.client.allows_grant_type(grants.REFRESH_TOKEN):
-                token["refresh_token_expires_in"] = lifetimes.refresh_token_seconds(request.client)
+            expires_in = self._refresh_token_expires_in(request)
+            if request.client.allows_grant_type(grants.REFRESH_TOKEN) and expires_in > 0:
+                token["refresh_token_expires_in"] = expires_in
             else:
+                # Not this client's grant, or a session the upstream vouched for no longer than this login.
                 del token["refresh_token"]
         # Replaces the toolkit's transaction, which wraps every save: a single
         # access token row is one INSERT and needs no BEGIN/COMMIT; a pair is
@@ -173,9 +202,33 @@ class GatewayOAuth2Validator(OAuth2Validator):
         with transaction.atomic(using=router.db_for_write(get_access_token_model()), savepoint=False):
             return self._save_bearer_token(token, request, *args, **kwargs)
 
+    def _refresh_token_expires_in(self, request) -> int:
+        now = timezone.now()
+        login = getattr(request, "upstream_login", None)
+        if login is not None:
+            # A password login starts a session now (``_create_refresh_token``).
+            request.session_started = now
+            ends = sessions.login_session_ends(client=request.client, login=login, now=now)
+        else:
+            ends = getattr(request, "session_ends", None)
+        return lifetimes.refresh_token_expires_in(request.client, session_ends=ends, now=now)
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
         if not refresh.refresh_token_rotate(validator=self, token=token, request=request):
             super()._save_bearer_token(token, request, *args, **kwargs)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
+        if previous_refresh_token is None:
+            # A new token family: a password login's session begins.
+            sessions.session_start(
+                family=refresh_token.token_family,
+                client=request.client,
+                user=request.user,
+                login=getattr(request, "upstream_login", None),
+                started=getattr(request, "session_started", None) or refresh_token.created,
+            )
+        return refresh_token
 
     # --- Access tokens ---------------------------------------------------------------
 

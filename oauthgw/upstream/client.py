@@ -1,9 +1,11 @@
 """The one place that speaks HTTP to external authorization servers.
 
 It forwards a resource owner's username and password as an RFC 6749 section 4.3
-password-grant request and says whether the server accepted them. It imports no
-models and no views. The password exists only in the arguments of one call: it
-is never stored, logged or put into an exception message.
+password-grant request and says whether the server accepted them, and later asks
+the server with the refresh token it issued then (section 6) whether it still
+vouches for that session. It imports no models and no views. The password and
+the upstream's refresh token exist only in the arguments and results of one
+call: they are never logged or put into an exception message.
 
 Outcomes are kept apart all the way to the client: an answer of "no" is an
 ``UpstreamVerdict`` with ``accepted=False``; anything that is not a clear answer
@@ -21,7 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote_plus, urlencode
 
 import requests
@@ -54,24 +56,34 @@ UPSTREAM_ERRORS = Counter(
 
 @dataclass(frozen=True)
 class UpstreamConfig:
-    """Where and how to reach one external authorization server."""
+    """Where and how to reach one external authorization server, and how often to ask it again.
+
+    ``reverify_after``: at a refresh, the seconds after which the server is asked
+    again whether it still vouches for the session (0: at every refresh; None:
+    never). ``reverify_grace``: the seconds since the last successful answer
+    during which an outage does not stop a refresh.
+    """
 
     name: str
     token_url: str
     client_id: str
-    client_secret: str = ""
+    client_secret: str = field(default="", repr=False)
     scope: str = ""
     timeout: float = 5.0
     max_response_bytes: int = 65536
+    reverify_after: int | None = None
+    reverify_grace: int = 0
 
 
 @dataclass(frozen=True)
 class UpstreamVerdict:
-    """The authorization server's clear answer about a username and password.
+    """The authorization server's clear answer about a username and password, or a refresh token.
 
     With an acceptance, ``subject`` and ``username`` are what the server said about
     whom it vouched for, when its answer says (its ``sub``, its ``preferred_username``
-    or ``username``), else None.
+    or ``username``), else None; ``refresh_token`` is the refresh token it issued
+    (a secret: never in ``repr``) and ``expires_in`` the lifetime it gave its
+    access token, each None when the answer has none.
     """
 
     accepted: bool
@@ -79,6 +91,8 @@ class UpstreamVerdict:
     latency: float
     subject: str | None = None
     username: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    expires_in: int | None = None
 
 
 class _Transport:
@@ -260,12 +274,61 @@ def _identity(document: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _post_password_grant(
+def _issued(document: dict) -> tuple[str | None, int | None]:
+    """(refresh_token, expires_in) of a token response, each None when absent or not usable."""
+    refresh_token = document.get("refresh_token")
+    expires_in = document.get("expires_in")
+    if isinstance(expires_in, str) and expires_in.isdigit():
+        expires_in = int(expires_in)  # some servers send it as a string
+    return (
+        refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_in if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0 else None,
+    )
+
+
+def _post_grant(
     config: UpstreamConfig, adapter: HTTPAdapter, form: dict, headers: dict, deadline: float
-) -> tuple[bool, int, tuple[str | None, str | None]]:
+) -> UpstreamVerdict:
+    # The latency is the caller's to measure (queueing included): ``_exchange``.
     status, body = _post_form(config, adapter, form, headers, deadline)
-    accepted = _classify(status, body)
-    return accepted, status, _identity(_json_object(body) or {}) if accepted else (None, None)
+    if not _classify(status, body):
+        return UpstreamVerdict(accepted=False, status=status, latency=0.0)
+    document = _json_object(body) or {}
+    subject, username = _identity(document)
+    refresh_token, expires_in = _issued(document)
+    return UpstreamVerdict(
+        accepted=True,
+        status=status,
+        latency=0.0,
+        subject=subject,
+        username=username,
+        refresh_token=refresh_token,
+        expires_in=expires_in,
+    )
+
+
+def _exchange(config: UpstreamConfig, form: dict, *, client_ip: str | None, max_concurrency: int) -> UpstreamVerdict:
+    """POST ``form`` to the token endpoint within the deadline; the verdict, or ``UpstreamUnavailable``."""
+    headers = {}
+    if client_ip:
+        # Lets the upstream's own lockout see the end user, not the gateway.
+        headers["X-Forwarded-For"] = client_ip
+    started = time.monotonic()
+    deadline = started + config.timeout
+    transport = _get_transport(max_concurrency)
+    future = transport.executor.submit(_post_grant, config, transport.adapter, form, headers, deadline)
+    try:
+        try:
+            verdict = future.result(timeout=config.timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
+    except UpstreamUnavailable as exc:
+        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
+        raise
+    finally:
+        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
+    return replace(verdict, latency=time.monotonic() - started)
 
 
 def verify_password(
@@ -280,28 +343,25 @@ def verify_password(
     form = {"grant_type": "password", "username": username, "password": password}
     if config.scope:
         form["scope"] = config.scope
-    headers = {}
-    if client_ip:
-        # Lets the upstream's own lockout see the end user, not the gateway.
-        headers["X-Forwarded-For"] = client_ip
-    started = time.monotonic()
-    deadline = started + config.timeout
-    transport = _get_transport(max_concurrency)
-    future = transport.executor.submit(_post_password_grant, config, transport.adapter, form, headers, deadline)
-    try:
-        try:
-            accepted, status, (subject, username) = future.result(timeout=config.timeout)
-        except FutureTimeout as exc:
-            future.cancel()
-            raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
-    except UpstreamUnavailable as exc:
-        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
-        raise
-    finally:
-        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
-    return UpstreamVerdict(
-        accepted=accepted, status=status, latency=time.monotonic() - started, subject=subject, username=username
-    )
+    return _exchange(config, form, client_ip=client_ip, max_concurrency=max_concurrency)
+
+
+def refresh_upstream(
+    config: UpstreamConfig,
+    *,
+    refresh_token: str,
+    client_ip: str | None = None,
+    max_concurrency: int = 32,
+) -> UpstreamVerdict:
+    """Ask the authorization server whether it still honours ``refresh_token`` (RFC 6749 section 6).
+
+    Read as a password check is: a 400, 401 or 403 that is not about the
+    gateway's own registration means the server no longer vouches for the
+    session; an acceptance may carry a new refresh token that replaces this one.
+    No scope is sent: the server keeps the one it granted (section 6).
+    """
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return _exchange(config, form, client_ip=client_ip, max_concurrency=max_concurrency)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Which external authorization server vouches for a client's resource owners."""
 
 import logging
+from typing import NamedTuple
 
 from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import (
@@ -9,7 +10,7 @@ from oauthgw.exceptions import (
     DecryptionError,
     EncryptionKeyError,
 )
-from oauthgw.models import AuthorizationServer
+from oauthgw.models import AuthorizationServer, reverify_after_setting
 from oauthgw.upstream.client import UpstreamConfig
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ def default_authorization_server() -> UpstreamConfig:
         scope=gateway_settings.UPSTREAM_SCOPE,
         timeout=gateway_settings.UPSTREAM_TIMEOUT,
         max_response_bytes=gateway_settings.UPSTREAM_MAX_RESPONSE_BYTES,
+        reverify_after=reverify_after_setting(gateway_settings.UPSTREAM_REVERIFY),
+        reverify_grace=gateway_settings.UPSTREAM_REVERIFY_GRACE,
     )
 
 
@@ -53,6 +56,8 @@ def upstream_config(server: AuthorizationServer) -> UpstreamConfig:
         scope=server.scope,
         timeout=server.timeout,
         max_response_bytes=gateway_settings.UPSTREAM_MAX_RESPONSE_BYTES,
+        reverify_after=server.reverify_after,
+        reverify_grace=server.reverify_grace,
     )
 
 
@@ -64,6 +69,33 @@ def authorization_server_for(client) -> UpstreamConfig:
     if not server.enabled:
         raise AuthorizationServerDisabled(server.name)
     return upstream_config(server)
+
+
+class Reverification(NamedTuple):
+    """How the server that checks a client's resource owners re-verifies their sessions (``UpstreamConfig``)."""
+
+    server: str
+    after: int | None
+    grace: int
+    timeout: float
+
+
+def reverification_for(client) -> Reverification:
+    """The re-verification setting of the server that checks this client's resource owners.
+
+    Read without the server's secret and whether or not it is enabled: a refresh
+    asks this before anything else, and under ``never`` it is all it asks (the
+    client's row already holds its server's).
+    """
+    if client.authorization_server_id is None:
+        return Reverification(
+            DEFAULT_NAME,
+            reverify_after_setting(gateway_settings.UPSTREAM_REVERIFY),
+            gateway_settings.UPSTREAM_REVERIFY_GRACE,
+            gateway_settings.UPSTREAM_TIMEOUT,
+        )
+    server = client.authorization_server
+    return Reverification(server.name, server.reverify_after, server.reverify_grace, server.timeout)
 
 
 def authorization_server_set_enabled(*, server: AuthorizationServer, enabled: bool) -> bool:

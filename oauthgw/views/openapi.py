@@ -50,7 +50,10 @@ SCHEMAS = {
             "expires_in": {"type": "integer", "description": "seconds"},
             "scope": {"type": "string"},
             "refresh_token": {"type": "string", "description": "password and refresh_token grants"},
-            "refresh_token_expires_in": {"type": "integer", "description": "seconds"},
+            "refresh_token_expires_in": {
+                "type": "integer",
+                "description": "seconds: the refresh token's lifetime, or what remains of its session if less",
+            },
         },
     },
     "RevocationRequest": {
@@ -136,10 +139,14 @@ PATHS = {
                 "400": _error("invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope."),
                 "401": _error(
                     "invalid_client (unknown, wrong secret, disabled), or invalid_grant (wrong username or "
-                    "password, expired, revoked or replayed refresh token; 400 when configured for strict RFC 6749)."
+                    "password, expired, revoked or replayed refresh token, a session the authorization server no "
+                    "longer vouches for or past its maximum age; 400 when configured for strict RFC 6749)."
                 ),
                 "429": _error("Too many failed attempts; see Retry-After."),
-                "503": _error("temporarily_unavailable: the external authorization server did not answer."),
+                "503": _error(
+                    "temporarily_unavailable: the external authorization server did not answer (a login, or a "
+                    "refresh that re-verifies its session); see Retry-After."
+                ),
             },
         }
     },

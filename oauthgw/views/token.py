@@ -1,16 +1,15 @@
 import logging
 import time
 
-from django.db import router, transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from oauth2_provider.models import get_refresh_token_model
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw import grants
 from oauthgw.end_user_address import end_user_address
+from oauthgw.issuing.refresh import refresh_grant_transaction
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
-from oauthgw.signals import TokenOutcome, outcome_of, token_request_finished
+from oauthgw.signals import TokenOutcome, outcome_of, token_outcome_noting, token_request_finished
 from oauthgw.toolkit.request_checks import check_token_request, describe_token_request
 from oauthgw.toolkit.responses import oauth_error_response, token_endpoint_response
 from oauthgw.views.base import OAuthEndpointView
@@ -25,19 +24,21 @@ class TokenView(OAuthEndpointView):
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
         address = end_user_address(request.META)
-        try:
-            response = self._respond(request)
-        except DATABASE_UNAVAILABLE as exc:
-            # Answered here rather than by the middleware, so audit and metrics still count it.
-            logger.warning("database unavailable during a token request: %s", exc)
-            response = database_unavailable_response(request)
-        outcome = outcome_of(response.status_code, response.content)
+        with token_outcome_noting() as noted:
+            try:
+                response = self._respond(request)
+            except DATABASE_UNAVAILABLE as exc:
+                # Answered here rather than by the middleware, so audit and metrics still count it.
+                logger.warning("database unavailable during a token request: %s", exc)
+                response = database_unavailable_response(request)
+            note = noted()
+        outcome = outcome_of(response.status_code, response.content, note)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.issuing.password,
             # oauthgw.upstream.breaker); Django's request logger would add an ERROR
             # line without it for every request of an outage.
             response._has_been_logged = True
-        self._announce(request, response, outcome, address, time.monotonic() - started)
+        self._announce(request, response, outcome, note.username if note else "", address, time.monotonic() - started)
         return response
 
     def _respond(self, request):
@@ -48,14 +49,16 @@ class TokenView(OAuthEndpointView):
         if request.POST.get("grant_type") == grants.REFRESH_TOKEN:
             # The refresh token's row lock (oauthgw.issuing.refresh) must hold
             # until the rotated pair is saved, so the whole grant is one transaction.
-            with transaction.atomic(using=router.db_for_write(get_refresh_token_model())):
+            with refresh_grant_transaction():
                 _, headers, body, status = self.create_token_response(request)
         else:
             _, headers, body, status = self.create_token_response(request)
         return token_endpoint_response(headers, body, status)
 
-    def _announce(self, request, response, outcome: str, address: str, latency: float) -> None:
+    def _announce(self, request, response, outcome: str, owner: str, address: str, latency: float) -> None:
         grant_type, client_id, username = describe_token_request(request)
+        # A refresh names no username: the session's owner, when the policy said whose it was.
+        username = username or owner
         token_request_finished.send(
             sender=TokenView,
             outcome=TokenOutcome(

@@ -14,6 +14,9 @@
 #   UPSTREAM_EXTRA_USERS     more owners, one "user:password" per line, split on
 #                            the first ":" (so a username cannot hold ":")
 #   UPSTREAM_SCOPE           space-separated scopes for users and client (upstream)
+#   UPSTREAM_REFRESH_ONE_USE never: refresh tokens are not rotated; always: each
+#                            is good once, a refresh answers a new one and a
+#                            reused one ends the chain (OpenID Connect plugin only) (never)
 #   UPSTREAM_STATE_DIR       config, DB, logs, PID   (/tmp/glewlwyd-upstream-$PORT)
 #   UPSTREAM_LOG_LEVEL       NONE ERROR WARNING INFO DEBUG (WARNING; INFO logs tokens)
 #   UPSTREAM_START_TIMEOUT   seconds to wait for the server           (30)
@@ -48,6 +51,7 @@ main_user="${UPSTREAM_USER:-abc123}"
 main_password="${UPSTREAM_PASSWORD:-xyz456}"
 extra_users="${UPSTREAM_EXTRA_USERS:-}"
 scope="${UPSTREAM_SCOPE:-upstream}"
+refresh_one_use="${UPSTREAM_REFRESH_ONE_USE:-never}"
 log_level="${UPSTREAM_LOG_LEVEL:-WARNING}"
 start_timeout="${UPSTREAM_START_TIMEOUT:-30}"
 state_dir="${1:-${UPSTREAM_STATE_DIR:-/tmp/glewlwyd-upstream-$port}}"
@@ -61,6 +65,7 @@ pid_file="$state_dir/glewlwyd.pid"
 
 [[ "$start_timeout" =~ ^[0-9]+$ ]] || fail "UPSTREAM_START_TIMEOUT must be whole seconds"
 [ -n "${scope// /}" ] || fail "UPSTREAM_SCOPE must name at least one scope"
+[[ "$refresh_one_use" =~ ^(never|always)$ ]] || fail "UPSTREAM_REFRESH_ONE_USE must be never or always"
 
 # --- installation -------------------------------------------------------------
 
@@ -222,7 +227,7 @@ seed() {
   UPSTREAM_BASE_URL="$base_url" UPSTREAM_JWT_KEY="$(cat "$state_dir/jwt-key")" \
     SEED_CLIENT_ID="$client_id" SEED_CLIENT_SECRET="$client_secret" \
     SEED_USER="$main_user" SEED_PASSWORD="$main_password" \
-    SEED_EXTRA_USERS="$extra_users" SEED_SCOPE="$scope" \
+    SEED_EXTRA_USERS="$extra_users" SEED_SCOPE="$scope" SEED_REFRESH_ONE_USE="$refresh_one_use" \
     python3 - <<'PY' || fail "seeding failed (see $state_dir/glewlwyd.log)"
 """Create or update scopes, users, the client and both OAuth2 plugins."""
 
@@ -261,6 +266,9 @@ def put_or_post(collection, name, payload):
     if status != 200:
         # Names only: payloads hold passwords and secrets.
         sys.exit(f"{'PUT' if exists else 'POST'} {collection} {name!r}: HTTP {status}")
+    # A running plugin keeps its old parameters until it is reset.
+    if exists and collection == "/mod/plugin" and send("PUT", item + "/reset") != 200:
+        sys.exit(f"reset of plugin {name!r} failed")
 
 
 def resource_owners():
@@ -294,6 +302,7 @@ def plugin_parameters(scopes):
     oidc = {
         **shared,
         "iss": env["UPSTREAM_BASE_URL"],
+        "refresh-token-one-use": env["SEED_REFRESH_ONE_USE"],
         # Without this the OpenID Connect plugin refuses the password grant.
         "allow-non-oidc": True,
         "allowed-scope": ["openid", *scopes],

@@ -8,6 +8,7 @@ Glewlwyd, each a separate process started here.
 import base64
 import os
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
@@ -74,19 +75,22 @@ class Glewlwyd:
     client_secret: str = "gateway-secret"
     scope: str = "upstream"
 
+    @property
+    def base_url(self) -> str:
+        return self.token_url.removesuffix("/api/oidc/token")
 
-@pytest.fixture(scope="session")
-def glewlwyd(tmp_path_factory):
+
+@contextmanager
+def running_glewlwyd(state_dir, **settings: str):
     """A real Glewlwyd (Debian package), installed and started by the project's own script."""
-    port = free_port()
-    state_dir = tmp_path_factory.mktemp("glewlwyd")
     env = {
         **os.environ,
-        "UPSTREAM_PORT": str(port),
+        "UPSTREAM_PORT": str(free_port()),
         "UPSTREAM_STATE_DIR": str(state_dir),
         "UPSTREAM_USER": USER,
         "UPSTREAM_PASSWORD": PASSWORD,
         "UPSTREAM_EXTRA_USERS": f"{ODD_USER}:{ODD_PASSWORD}",
+        **settings,
     }
     started = subprocess.run(
         ["bash", str(ROOT / "scripts/glewlwyd/start.sh")], env=env, capture_output=True, text=True, timeout=300
@@ -97,3 +101,10 @@ def glewlwyd(tmp_path_factory):
         yield Glewlwyd(token_url=values["TOKEN_ENDPOINT"], legacy_token_url=values["LEGACY_TOKEN_ENDPOINT"])
     finally:
         subprocess.run(["bash", str(ROOT / "scripts/glewlwyd/stop.sh")], env=env, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def glewlwyd(tmp_path_factory):
+    """Glewlwyd as this recipe configures it by default: refresh tokens are not rotated."""
+    with running_glewlwyd(tmp_path_factory.mktemp("glewlwyd")) as server:
+        yield server

@@ -1,8 +1,10 @@
 """After real logins, neither the database nor the logs hold a password, raw token or client secret.
 
 The gateway's own client secret at an authorization server, which it must send
-there and so cannot hash, is stored encrypted: not in the database either; and
-so are the private keys that sign JWT access tokens.
+there and so cannot hash, is stored encrypted: not in the database either. So is
+the refresh token the authorization server issued for a session, which the
+gateway sends back there to re-verify the session, and so are the private keys
+that sign JWT access tokens.
 """
 
 import io
@@ -16,7 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from jwt.algorithms import ECAlgorithm
 
-from oauthgw.models import AuthorizationServer, SigningKey
+from oauthgw.models import AuthorizationServer, SigningKey, UpstreamSession
 from tests.e2e.conftest import PASSWORD, USER
 from tests.factories import ApplicationFactory
 from tests.support.processes import DEV_AUTH_CLIENT
@@ -35,14 +37,18 @@ def _database_text() -> str:
     return "\n".join(chunks)
 
 
-def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_client, caplog):
+def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_client, caplog, settings):
+    # Every refresh asks the upstream again: its refresh token is sent, and rotated.
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_REVERIFY": "always"}
     caplog.set_level(logging.DEBUG)
     issued = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="password", username=USER, password=PASSWORD
     ).json()
+    kept_at_login = UpstreamSession.objects.get().refresh_token
     refreshed = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="refresh_token", refresh_token=issued["refresh_token"]
     ).json()
+    kept_after_refresh = UpstreamSession.objects.get().refresh_token
     failed = gateway.token(
         app_client.client_id, app_client.raw_secret, grant_type="password", username=USER, password="a-wrong-password"
     )
@@ -55,7 +61,10 @@ def test_login_and_refresh_leave_no_secret_in_database_or_logs(gateway, app_clie
         "refresh token": issued["refresh_token"],
         "rotated access token": refreshed["access_token"],
         "rotated refresh token": refreshed["refresh_token"],
+        "upstream refresh token": kept_at_login,
+        "rotated upstream refresh token": kept_after_refresh,
     }
+    assert kept_at_login and kept_after_refresh != kept_at_login, "the upstream issued and rotated no token"
 
     stored = _database_text()
     logged = caplog.text
@@ -80,6 +89,8 @@ def test_an_authorization_servers_client_secret_is_nowhere_in_the_database_yet_r
             "client_secret": secret,
             "timeout": "5",
             "enabled": "on",
+            "reverify": "never",
+            "reverify_grace": "0",
         },
     )
     assert response.status_code == 302, response.content

@@ -44,6 +44,21 @@ def test_invalid_grant_status_400_and_401_pass(settings, status):
     assert "oauthgw.E002" not in error_ids(settings, INVALID_GRANT_STATUS=status)
 
 
+@pytest.mark.parametrize("value", ["sometimes", "0", "-5", "1.5", ""])
+def test_a_reverify_setting_other_than_never_always_or_seconds_is_e005(settings, value):
+    assert "oauthgw.E005" in error_ids(settings, UPSTREAM_REVERIFY=value)
+
+
+@pytest.mark.parametrize("value", ["never", "always", "ALWAYS", "300"])
+def test_never_always_and_seconds_pass_e005(settings, value):
+    assert "oauthgw.E005" not in error_ids(settings, UPSTREAM_REVERIFY=value)
+
+
+@pytest.mark.parametrize("name", ["UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE"])
+def test_negative_session_seconds_are_e006(settings, name):
+    assert "oauthgw.E006" in error_ids(settings, **{name: -1})
+
+
 @pytest.mark.parametrize("timeout", [0, -1.0])
 def test_non_positive_upstream_timeout_is_e003(settings, timeout):
     assert "oauthgw.E003" in error_ids(settings, UPSTREAM_TIMEOUT=timeout)

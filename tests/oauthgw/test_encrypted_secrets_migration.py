@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from oauthgw.encryption import decrypt, encrypt
 from oauthgw.models import AuthorizationServer
 
 BEFORE = [("oauthgw", "0004_client_details")]
@@ -40,17 +41,21 @@ def test_existing_plain_secrets_are_encrypted_and_still_read_back(at_0003):
     old_model.objects.create(name="no-secret", token_url="https://other.test/token", client_id="gw")
     assert PLAIN_SECRET in table_text()
 
-    migrate(AFTER)
+    # The model as 0005 left it: later migrations add columns the current model has.
+    servers = migrate(AFTER).loader.project_state(AFTER).apps.get_model("oauthgw", "AuthorizationServer")
 
     assert PLAIN_SECRET not in table_text()
-    assert AuthorizationServer.objects.get(name="legacy").client_secret == PLAIN_SECRET
-    assert AuthorizationServer.objects.get(name="no-secret").encrypted_client_secret == ""
+    assert decrypt(servers.objects.get(name="legacy").encrypted_client_secret) == PLAIN_SECRET
+    assert servers.objects.get(name="no-secret").encrypted_client_secret == ""
 
 
 def test_the_reverse_migration_decrypts_them_back(at_0003):
-    migrate(AFTER)
-    AuthorizationServer.objects.create(
-        name="partner", token_url="https://partner.test/token", client_id="gw", client_secret=PLAIN_SECRET
+    servers = migrate(AFTER).loader.project_state(AFTER).apps.get_model("oauthgw", "AuthorizationServer")
+    servers.objects.create(
+        name="partner",
+        token_url="https://partner.test/token",
+        client_id="gw",
+        encrypted_client_secret=encrypt(PLAIN_SECRET),
     )
 
     old_model = migrate(BEFORE).loader.project_state(BEFORE).apps.get_model("oauthgw", "AuthorizationServer")

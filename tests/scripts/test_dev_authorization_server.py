@@ -292,8 +292,10 @@ def test_valid_password_grant_issues_bearer_token(server: Server) -> None:
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Pragma"] == "no-cache"
     body = response.json()
-    token = body.pop("access_token")
-    assert len(token) == 43 and set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    for name in ("access_token", "refresh_token"):
+        token = body.pop(name)
+        assert len(token) == 43 and set(token) <= alphabet
     assert body == {
         "token_type": "Bearer",
         "expires_in": 3600,
@@ -452,6 +454,84 @@ def test_body_of_exactly_64_kib_is_accepted(server: Server) -> None:
     assert response.status_code == 200
 
 
+# --- refresh tokens and disabling users while running ---------------------------
+
+
+def refresh_grant(refresh_token: str) -> dict[str, str]:
+    return {"grant_type": "refresh_token", "refresh_token": refresh_token}
+
+
+def admin_call(server: Server, username: str, action: str, *, authorization: str | None = None) -> requests.Response:
+    path = urllib.parse.quote(username, safe="")
+    return requests.post(
+        f"{server.base_url}/admin/users/{path}/{action}",
+        headers={"Authorization": authorization or basic()},
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def test_a_refresh_token_gives_a_new_pair_once(server: Server) -> None:
+    first = post_token(server).json()
+
+    second = post_token(server, refresh_grant(first["refresh_token"]))
+    replayed = post_token(server, refresh_grant(first["refresh_token"]))
+
+    assert second.status_code == 200
+    assert second.json()["refresh_token"] != first["refresh_token"]
+    assert second.json()["sub"] == PLAIN_USER
+    assert replayed.status_code == 400
+    assert replayed.json()["error"] == "invalid_grant"
+    assert post_token(server, refresh_grant(second.json()["refresh_token"])).status_code == 200
+
+
+def test_an_unknown_refresh_token_is_invalid_grant(server: Server) -> None:
+    response = post_token(server, refresh_grant("never-issued"))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_needs_its_token(server: Server) -> None:
+    assert post_token(server, {"grant_type": "refresh_token"}).json()["error"] == "invalid_request"
+
+
+def test_a_disabled_user_can_neither_log_in_nor_refresh_until_enabled(own_server: Server) -> None:
+    tokens = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).json()
+
+    disabled = admin_call(own_server, TRICKY_USER, "disable")
+    login = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD))
+    refresh = post_token(own_server, refresh_grant(tokens["refresh_token"]))
+    others = post_token(own_server)
+
+    assert disabled.status_code == 200
+    assert disabled.json() == {"username": TRICKY_USER, "enabled": False}
+    assert (login.status_code, login.json()["error"]) == (400, "invalid_grant")
+    assert (refresh.status_code, refresh.json()["error"]) == (400, "invalid_grant")
+    assert others.status_code == 200
+    assert admin_call(own_server, TRICKY_USER, "enable").json() == {"username": TRICKY_USER, "enabled": True}
+    assert post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).status_code == 200
+
+
+def test_admin_calls_need_the_client_credentials(server: Server) -> None:
+    response = admin_call(server, PLAIN_USER, "disable", authorization=basic(CLIENT_ID, "wrong"))
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert post_token(server).status_code == 200
+
+
+def test_admin_calls_for_an_unknown_user_or_action_are_404(server: Server) -> None:
+    assert admin_call(server, "nobody", "disable").status_code == 404
+    assert admin_call(server, PLAIN_USER, "delete").status_code == 404
+
+
+def test_admin_calls_are_post_only(server: Server) -> None:
+    response = requests.get(f"{server.base_url}/admin/users/{PLAIN_USER}/disable", timeout=HTTP_TIMEOUT)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+
+
 # --- other routes ------------------------------------------------------------
 
 
@@ -482,7 +562,9 @@ def test_wrong_method_is_json_405(server: Server, method: str, path: str, allow:
 
 
 def test_log_has_method_path_status_and_no_secrets(own_server: Server) -> None:
-    token = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).json()["access_token"]
+    tokens = post_token(own_server, password_grant(TRICKY_USER, TRICKY_PASSWORD)).json()
+    token, refresh_token = tokens["access_token"], tokens["refresh_token"]
+    rotated = post_token(own_server, refresh_grant(refresh_token)).json()["refresh_token"]
     post_token(own_server, password_grant(PLAIN_USER, "wrong-guess"))
     requests.get(f"{own_server.base_url}/token?password={PLAIN_PASSWORD}", timeout=HTTP_TIMEOUT)
     stop(own_server.process)
@@ -494,6 +576,8 @@ def test_log_has_method_path_status_and_no_secrets(own_server: Server) -> None:
     assert "GET /token 405" in log
     for secret in (
         token,
+        refresh_token,
+        rotated,
         TRICKY_PASSWORD,
         PLAIN_PASSWORD,
         "wrong-guess",

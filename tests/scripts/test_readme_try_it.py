@@ -18,6 +18,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +45,9 @@ class Step:
     answer: list[str] = field(default_factory=list)
 
 
-def try_it_steps(readme: str) -> list[Step]:
-    section = readme.split("\n## Try it\n", 1)[1].split("\n## ", 1)[0]
+def try_it_steps(readme: str, section_title: str = "Try it") -> list[Step]:
+    """The steps of the first bash block of the README section ``section_title``."""
+    section = readme.split(f"\n## {section_title}\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
     steps = []
     for paragraph in block.strip().split("\n\n"):
@@ -92,19 +95,6 @@ def _session_members(session_id: int) -> list[int]:
     return members
 
 
-@pytest.fixture(scope="module")
-def fresh_clone(tmp_path_factory) -> Path:
-    clone = tmp_path_factory.mktemp("readme") / "oauthgw"
-    # --shared reads the original's objects, including the stash commit below.
-    subprocess.run(["git", "clone", "--quiet", "--shared", str(ROOT), str(clone)], check=True)
-    changes = subprocess.run(
-        ["git", "stash", "create"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    if changes:
-        subprocess.run(["git", "checkout", "--quiet", changes], cwd=clone, check=True)
-    return clone
-
-
 @dataclass
 class MakeRun:
     process: subprocess.Popen
@@ -117,8 +107,9 @@ class MakeRun:
         return re.search(pattern, "".join(self.output), re.M)
 
 
-@pytest.fixture(scope="module")
-def make_run(fresh_clone):
+@contextmanager
+def running_make_run(clone: Path, **settings: str) -> Iterator[MakeRun]:
+    """``make run`` in ``clone`` on free ports, with the embedded defaults plus ``settings``."""
     # The embedded defaults the README describes, not the test run's engines.
     env = {
         name: value
@@ -126,10 +117,10 @@ def make_run(fresh_clone):
         if not name.startswith(("OAUTHGW_", "DJANGO_", "DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV"))
     }
     gateway_port, dev_auth_port = free_port(), free_port()
-    env.update(GATEWAY_PORT=str(gateway_port), DEV_AUTH_PORT=str(dev_auth_port))
+    env.update(GATEWAY_PORT=str(gateway_port), DEV_AUTH_PORT=str(dev_auth_port), **settings)
     process = subprocess.Popen(
         ["make", "run"],
-        cwd=fresh_clone,
+        cwd=clone,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -144,13 +135,22 @@ def make_run(fresh_clone):
         assert process.poll() is None, "make run exited:\n" + "".join(output)[-3000:]
         assert time.monotonic() < deadline, "make run did not start:\n" + "".join(output)[-3000:]
         time.sleep(0.5)
-    yield run
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
-def test_every_try_it_command_gives_its_documented_answer(make_run, tmp_path):
-    steps = try_it_steps(README.read_text(encoding="utf-8"))
+@pytest.fixture(scope="module")
+def make_run(fresh_clone):
+    with running_make_run(fresh_clone) as run:
+        yield run
+
+
+def run_readme_block(make_run: MakeRun, section_title: str, directory: Path) -> None:
+    """Run the section's block in one shell, as a reader would, and compare every documented answer."""
+    steps = try_it_steps(README.read_text(encoding="utf-8"), section_title)
     export = make_run.printed(r"^  (export GATEWAY=.*)$").group(1)
     # One shell, as a reader's: what a step defines, the next may use. A marker after each step.
     lines = [export]
@@ -159,8 +159,8 @@ def test_every_try_it_command_gives_its_documented_answer(make_run, tmp_path):
 
     finished = subprocess.run(
         ["bash", "-c", "\n".join(lines)],
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        cwd=directory,
+        env={"PATH": os.environ["PATH"], "HOME": str(directory)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -172,6 +172,10 @@ def test_every_try_it_command_gives_its_documented_answer(make_run, tmp_path):
     assert len(outputs) == len(steps)
     for step, output in zip(steps, outputs, strict=True):
         assert_answer(step, output)
+
+
+def test_every_try_it_command_gives_its_documented_answer(make_run, tmp_path):
+    run_readme_block(make_run, "Try it", tmp_path)
 
 
 def test_make_run_prints_the_same_client_on_every_start(make_run, fresh_clone):

@@ -29,6 +29,8 @@ def server_form(**overrides) -> dict:
         "scope": "",
         "timeout": "5.0",
         "enabled": "on",
+        "reverify": "never",
+        "reverify_grace": "0",
         **overrides,
     }
 

@@ -21,7 +21,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from oauthgw.middleware import POLICY
-from oauthgw.models import Application, AuditEvent, AuthorizationServer
+from oauthgw.models import Application, AuditEvent, AuthorizationServer, ResourceOwner
 from tests.conftest import DEV_PASSWORD as PASSWORD
 from tests.conftest import DEV_USER as USER
 from tests.factories import ApplicationFactory
@@ -204,6 +204,31 @@ def test_revoking_a_resource_owners_tokens_makes_the_api_reject_them(admin_page,
     assert refreshed.json()["error"] == "invalid_grant"
 
 
+def test_a_resource_owners_sessions_are_listed_revoked_and_the_owner_blocked_from_their_page(admin_page, gateway):
+    web_id, web_secret = create_client_in_the_admin(admin_page, gateway, "web-portal")
+    mobile_id, mobile_secret = create_client_in_the_admin(admin_page, gateway, "mobile-app")
+    web = password_grant(gateway, web_id, web_secret).json()
+    mobile = password_grant(gateway, mobile_id, mobile_secret).json()
+
+    admin_page.goto(f"{gateway}/admin/oauthgw/resourceowner/")
+    admin_page.click(f"#result_list a:has-text('{USER}')")
+    sessions = admin_page.locator("#sessions tr.gw-session")
+    expect(sessions).to_have_count(2)
+    screenshot(admin_page, "resource-owner-sessions", full_page=True)
+    sessions.filter(has_text="web-portal").locator("button").click()
+
+    assert "Revoked the session" in admin_page.inner_text("ul.messagelist")
+    assert (hello(gateway, web["access_token"]), hello(gateway, mobile["access_token"])) == (401, 200)
+    admin_page.click("#block")
+    admin_page.fill("#id_reason", "left the company")
+    admin_page.click("input[name=_block]")
+    assert "their logins are refused" in admin_page.inner_text("ul.messagelist")
+    assert hello(gateway, mobile["access_token"]) == 401
+    assert password_grant(gateway, mobile_id, mobile_secret).status_code == 401
+    admin_page.click("#unblock")
+    assert password_grant(gateway, mobile_id, mobile_secret).status_code == 200
+
+
 def _seed_a_day_of_traffic(client_id: str = "mobile-app") -> None:
     """A believable last 24 hours for the dashboard's picture."""
     now = timezone.now()
@@ -317,6 +342,10 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
     visit(f"/admin/oauthgw/application/{app.pk}/change/", "#application_form")
     visit("/admin/oauthgw/authorizationserver/", "#result_list")
     visit(f"/admin/oauthgw/authorizationserver/{server.pk}/change/", "#authorizationserver_form")
+    assert password_grant(gateway, app.client_id, app.raw_secret).status_code == 200
+    owner = ResourceOwner.objects.get()
+    visit(f"/admin/oauthgw/resourceowner/{owner.pk}/change/", "#sessions tr.gw-session")
+    visit(f"/admin/oauthgw/resourceowner/{owner.pk}/block/", "#block-form")
     visit("/api/docs/", ".swagger-ui .opblock")  # Swagger UI's start-up script ran
 
     assert {path: violations for path, violations in found.items() if violations} == {}

@@ -87,7 +87,7 @@ def test_the_resource_owner_is_who_the_upstream_vouched_for(upstream, make_clien
     body = {"access_token": "upstream", "token_type": "bearer", "sub": "u-81", "username": "Alice"}
     upstream.mock.add("POST", upstream.url, json=body)
 
-    user = authenticate(app)
+    user = authenticate(app).user
 
     assert (user.resource_owner.subject, user.resource_owner.username) == ("u-81", "Alice")
 
@@ -97,7 +97,7 @@ def test_spellings_of_one_username_are_one_resource_owner_when_the_upstream_name
     upstream.accepts()
 
     users = [
-        resource_owner_authenticate(client=app, username=spelling, password=PASSWORD, client_ip="192.0.2.1")
+        resource_owner_authenticate(client=app, username=spelling, password=PASSWORD, client_ip="192.0.2.1").user
         for spelling in ("ABC123", " abc123", "abc123")
     ]
 

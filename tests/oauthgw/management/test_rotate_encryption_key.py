@@ -13,11 +13,12 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 
 from oauthgw import signing_keys
-from oauthgw.models import AuthorizationServer
+from oauthgw.models import AuthorizationServer, UpstreamSession
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
 SERVER_URL = "http://partner.test/token"
 UPSTREAM_SECRET = "the-gateways-secret-at-partner"
+UPSTREAM_REFRESH_TOKEN = "partner-refresh-token-kept-for-the-session"
 OLD_KEY, NEW_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
@@ -49,7 +50,8 @@ def stored(server) -> str:
 
 
 def secret_sent_to_partner(post_token, upstream, app) -> str:
-    upstream.mock.add("POST", SERVER_URL, json={"access_token": "x", "token_type": "bearer"})
+    answer = {"access_token": "x", "token_type": "bearer", "refresh_token": UPSTREAM_REFRESH_TOKEN}
+    upstream.mock.add("POST", SERVER_URL, json=answer)
     response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app)
     assert response.status_code == 200, response.content
     header = upstream.calls[-1].request.headers["Authorization"]
@@ -68,9 +70,11 @@ def test_the_documented_rotation_keeps_the_secret_working_under_the_new_key_alon
     second = rotate()
     use_keys(NEW_KEY)  # 3. the old key removed, then restart
 
-    assert first == "Re-encrypted 1 stored secrets with the newest key; 0 already used it; 1 empty."
-    assert second == "Re-encrypted 0 stored secrets with the newest key; 1 already used it; 1 empty."
+    # The client secret and the first login's upstream refresh token were under the old key.
+    assert first == "Re-encrypted 2 stored secrets with the newest key; 1 already used it; 1 empty."
+    assert second == "Re-encrypted 0 stored secrets with the newest key; 3 already used it; 1 empty."
     assert Fernet(NEW_KEY.encode()).decrypt(stored(partner).encode()).decode() == UPSTREAM_SECRET
+    assert {session.refresh_token for session in UpstreamSession.objects.all()} == {UPSTREAM_REFRESH_TOKEN}
     assert secret_sent_to_partner(post_token, upstream, app) == UPSTREAM_SECRET
 
 

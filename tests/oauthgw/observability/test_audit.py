@@ -123,3 +123,24 @@ def test_the_purge_command_keeps_the_retention_setting(settings):
 
     assert "Deleted 1 audit events" in out.getvalue()
     assert AuditEvent.objects.count() == 2
+
+
+def test_a_session_the_upstream_rejected_is_recorded_as_such_with_its_owner(
+    post_token, make_client, upstream, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_REVERIFY": "always"}
+    app = make_client()
+    answer = {"access_token": "a", "token_type": "bearer", "refresh_token": "upstream-rt"}
+    upstream.mock.add("POST", upstream.url, json=answer)
+    pair = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app).json()
+    upstream.mock.replace("POST", upstream.url, status=400, json={"error": "invalid_grant"})
+
+    post_token({"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}, app=app)
+
+    event = AuditEvent.objects.order_by("-pk").first()
+    assert (event.outcome, event.status, event.grant_type, event.username) == (
+        "session_rejected",
+        401,
+        "refresh_token",
+        USERNAME,
+    )

@@ -108,3 +108,15 @@ def test_hours_are_utc_hours_in_any_time_zone(trail, settings):
 
     assert hours[-1].start == NOW.replace(minute=0)
     assert sum(hour.issued for hour in hours) == 3
+
+
+def test_refreshes_served_on_grace_are_issued_tokens_and_the_rejected_sessions_a_reason(trail):
+    AuditEvent.objects.bulk_create(
+        [event("issued_on_grace", hours_ago=0.5, status=200), event("session_rejected", hours_ago=0.5, status=401)]
+    )
+
+    summary = dashboard_summary(now=NOW)
+
+    assert (summary.issued, summary.issued_on_grace, summary.failed) == (4, 1, 6)
+    assert ("session_rejected", 1) in summary.failures_by_reason
+    assert sum(bucket.issued for bucket in summary.hours) == 4

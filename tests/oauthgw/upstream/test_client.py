@@ -21,7 +21,7 @@ import pytest
 import responses
 
 from oauthgw.exceptions import UpstreamUnavailable
-from oauthgw.upstream.client import UpstreamConfig, _route, verify_password
+from oauthgw.upstream.client import UpstreamConfig, _route, refresh_upstream, verify_password
 from tests.support.faulty_servers import FaultyServer, read_request
 
 TOKEN_URL = "http://upstream.test/token"
@@ -506,3 +506,105 @@ def test_password_is_not_in_the_exception_for_a_timeout(loopback):
         verify(config)
 
     assert PASSWORD not in exception_text(caught.value)
+
+
+# --- What an acceptance carries, and the refresh grant (sessions re-verified at refresh) -----
+
+UPSTREAM_REFRESH_TOKEN = "upstream-refresh-token-never-shown"
+
+
+def test_an_acceptance_carries_the_upstreams_refresh_token_and_lifetime_but_repr_hides_the_token(stub):
+    stub.add(responses.POST, TOKEN_URL, json={**ACCEPTED_BODY, "refresh_token": UPSTREAM_REFRESH_TOKEN})
+
+    verdict = verify()
+
+    assert (verdict.refresh_token, verdict.expires_in) == (UPSTREAM_REFRESH_TOKEN, 60)
+    assert UPSTREAM_REFRESH_TOKEN not in repr(verdict)
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ({}, (None, None)),
+        ({"refresh_token": "", "expires_in": 0}, (None, None)),
+        ({"refresh_token": 42, "expires_in": -5}, (None, None)),
+        ({"expires_in": "120"}, (None, 120)),
+        ({"expires_in": True}, (None, None)),
+    ],
+    ids=["absent", "empty-and-zero", "wrong-types", "lifetime-as-digits", "boolean-lifetime"],
+)
+def test_an_acceptance_without_a_usable_refresh_token_or_lifetime_says_none(stub, members, expected):
+    body = {"access_token": "a", "token_type": "bearer", **members}
+    stub.add(responses.POST, TOKEN_URL, json=body)
+
+    verdict = verify()
+
+    assert verdict.accepted
+    assert (verdict.refresh_token, verdict.expires_in) == expected
+
+
+def test_a_rejection_carries_no_refresh_token(stub):
+    stub.add(responses.POST, TOKEN_URL, status=400, json={"error": "invalid_grant", "refresh_token": "x"})
+
+    assert verify().refresh_token is None
+
+
+def test_refresh_upstream_sends_the_refresh_grant_with_the_gateways_credentials_and_no_scope(stub):
+    config = dataclasses.replace(CONFIG, scope="openid")
+    stub.add(responses.POST, TOKEN_URL, json={**ACCEPTED_BODY, "refresh_token": "rotated"})
+
+    verdict = refresh_upstream(config, refresh_token=UPSTREAM_REFRESH_TOKEN, client_ip="198.51.100.4")
+
+    (call,) = stub.calls
+    assert sent_form(call) == {"grant_type": "refresh_token", "refresh_token": UPSTREAM_REFRESH_TOKEN}
+    assert call.request.headers["Authorization"].startswith("Basic ")
+    assert call.request.headers["X-Forwarded-For"] == "198.51.100.4"
+    assert (verdict.accepted, verdict.refresh_token) == (True, "rotated")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refresh_upstream_reads_a_client_error_as_a_rejection(stub, status):
+    stub.add(responses.POST, TOKEN_URL, status=status, json={"error": "invalid_grant"})
+
+    assert refresh_upstream(CONFIG, refresh_token=UPSTREAM_REFRESH_TOKEN).accepted is False
+
+
+@pytest.mark.parametrize("error", ["invalid_client", "unauthorized_client", "unsupported_grant_type"])
+def test_refresh_upstream_reads_a_refusal_of_the_gateways_registration_as_an_outage(stub, error):
+    stub.add(responses.POST, TOKEN_URL, status=400, json={"error": error})
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        refresh_upstream(CONFIG, refresh_token=UPSTREAM_REFRESH_TOKEN)
+
+    assert caught.value.kind == "misconfigured"
+
+
+def test_refresh_upstream_reads_a_contradictory_200_as_an_outage(stub):
+    stub.add(responses.POST, TOKEN_URL, json={**ACCEPTED_BODY, "error": "invalid_grant"})
+
+    with pytest.raises(UpstreamUnavailable):
+        refresh_upstream(CONFIG, refresh_token=UPSTREAM_REFRESH_TOKEN)
+
+
+def test_refresh_upstream_gives_up_at_the_deadline_and_keeps_the_token_out_of_the_error(loopback):
+    config = dataclasses.replace(loopback(_never_answers), timeout=0.3)
+    started = time.monotonic()
+
+    with pytest.raises(UpstreamUnavailable) as caught:
+        refresh_upstream(config, refresh_token=UPSTREAM_REFRESH_TOKEN)
+
+    assert time.monotonic() - started < 1.3
+    assert UPSTREAM_REFRESH_TOKEN not in exception_text(caught.value)
+
+
+def test_refresh_upstream_does_not_follow_a_redirect(stub):
+    stub.add(responses.POST, TOKEN_URL, status=307, headers={"Location": "http://elsewhere.test/token"})
+
+    with pytest.raises(UpstreamUnavailable):
+        refresh_upstream(CONFIG, refresh_token=UPSTREAM_REFRESH_TOKEN)
+
+    assert len(stub.calls) == 1
+
+
+def test_the_config_repr_hides_the_gateways_client_secret():
+    assert "gateway-secret" not in repr(CONFIG)
