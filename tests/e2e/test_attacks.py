@@ -187,9 +187,11 @@ def test_a_burst_of_sixty_four_guesses_reaches_the_upstream_no_more_than_the_lim
         statuses = list(pool.map(guess, range(64)))
 
     assert upstream.count("laggy-victim") <= USERNAME_LIMIT
-    # On a loaded machine a half-second answer may pass the one-second deadline:
-    # a 503 that counted as a failure, like a 401.
-    assert statuses.count(401) + statuses.count(503) == upstream.count("laggy-victim")
+    # Every attempt past the limits held a reserved place: at most the limit of
+    # them. On a loaded machine one may pass its deadline (503, counted as a
+    # failure, sent or not), the others are answered (401).
+    assert statuses.count(401) <= upstream.count("laggy-victim")
+    assert statuses.count(401) + statuses.count(503) <= USERNAME_LIMIT
     assert set(statuses) <= {401, 429, 503}
 
 
