@@ -42,6 +42,14 @@ BACKPRESSURE = 256
 class GatewayServer(Server):
     """Granian's multi-process server, which also drops a replaced worker's live gauges."""
 
+    def signal_handler_interrupt(self, *args, **kwargs):
+        if self.pid is not None and os.getpid() != self.pid:
+            # A worker forked a moment ago still runs the main process's handlers: told to
+            # stop before it serves anything, it stops. (Granian's would only set a flag
+            # on its copy of the server, and the worker would serve on, unstoppable.)
+            os._exit(0)
+        super().signal_handler_interrupt(*args, **kwargs)
+
     def _respawn_workers(self, workers, spawn_target, target_loader, delay: float = 0):
         # Private in granian 2.8 (tests/gatewayproj/test_server.py pins it): every worker
         # that dies or is reloaded away passes through here, and is joined before it returns.

@@ -46,3 +46,15 @@ def test_a_replaced_workers_live_gauges_are_removed(monkeypatch, tmp_path):
 
     # Counters stay: their totals still count; a dead process's live gauges do not.
     assert [path.name for path in tmp_path.iterdir()] == ["counter_4242.db"]
+
+
+def test_a_worker_told_to_stop_before_it_installed_its_own_signal_handlers_exits(monkeypatch):
+    # Forked workers inherit the main process's handler until granian installs theirs.
+    built = server.build_server()
+    built.pid = 1  # the main process, as seen from a worker
+    exits = []
+    monkeypatch.setattr(server.os, "_exit", exits.append)
+
+    built.signal_handler_interrupt()
+
+    assert exits == [0]
