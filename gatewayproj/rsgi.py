@@ -73,6 +73,8 @@ def environ_from_scope(scope, body: bytes) -> dict:
             environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
         else:
             environ[key] = value
+    if "HTTP_HOST" not in environ and scope.authority:
+        environ["HTTP_HOST"] = scope.authority  # HTTP/2 names the host in :authority
     # The body as read, whatever the client framed it with (Content-Length or chunks).
     if body or "CONTENT_LENGTH" in environ:
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -108,8 +110,18 @@ def call_wsgi(application: Callable, environ: dict) -> _Response:
     return _Response(*started, body=body)
 
 
-def _next_chunk(chunks) -> bytes | None:
-    return next(chunks, None)
+# A streamed response (static files come as 8 KiB blocks) crosses threads in pieces this large.
+_STREAM_PIECE = 64 * 1024
+
+
+def _next_piece(chunks) -> bytes | None:
+    parts, size = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= _STREAM_PIECE:
+            break
+    return b"".join(parts) if parts else None
 
 
 def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:
@@ -242,7 +254,7 @@ class WsgiBridge:
         transport = protocol.response_stream(response.status, response.headers)
         chunks, sent = iter(response.chunks), 0
         try:
-            while (chunk := await self.pool.run(_next_chunk, chunks)) is not None:
+            while (chunk := await self.pool.run(_next_piece, chunks)) is not None:
                 if chunk:
                     await transport.send_bytes(chunk)
                     sent += len(chunk)

