@@ -116,14 +116,18 @@ class MakeRun:
         return re.search(pattern, "".join(self.output), re.M)
 
 
-@pytest.fixture(scope="module")
-def make_run(fresh_clone):
-    # The embedded defaults the README describes, not the test run's engines.
-    env = {
+def embedded_env() -> dict:
+    """The embedded defaults the README describes, not the test run's engines."""
+    return {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("OAUTHGW_", "DJANGO_", "DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV"))
     }
+
+
+@pytest.fixture(scope="module")
+def make_run(fresh_clone):
+    env = embedded_env()
     gateway_port, dev_auth_port = free_port(), free_port()
     env.update(GATEWAY_PORT=str(gateway_port), DEV_AUTH_PORT=str(dev_auth_port))
     process = subprocess.Popen(
@@ -188,6 +192,7 @@ def test_make_client_registers_a_client_whose_secret_works(make_run, fresh_clone
     made = subprocess.run(
         ["make", "--no-print-directory", "client", "NAME=readme-machine", "GRANTS=client_credentials"],
         cwd=fresh_clone,
+        env=embedded_env(),  # the database make run serves, whatever this test run's engines
         capture_output=True,
         text=True,
         timeout=120,
