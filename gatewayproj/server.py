@@ -7,7 +7,7 @@ it serves about twice the bearer-token calls of gunicorn gthread on the same
 cores (bench/README.md); gunicorn stays usable with ``gunicorn.conf.py``.
 
 Environment:
-  GATEWAY_BIND (127.0.0.1:8000), WEB_CONCURRENCY (worker processes: one per core),
+  GATEWAY_BIND (127.0.0.1:8000), WEB_CONCURRENCY (worker processes: two per core),
   GATEWAY_THREADS (4 per worker: requests served at once by Django),
   GATEWAY_BODY_READ_TIMEOUT (10: seconds for a request's headers, and then for its
   whole body), GATEWAY_GRACEFUL_TIMEOUT (30: seconds a stopping worker may finish
@@ -89,7 +89,9 @@ def build_server() -> GatewayServer:
         port=int(port),
         interface=Interfaces.RSGI,
         loop=Loops.uvloop,
-        workers=int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count())),
+        # Two per core, as gunicorn.conf.py: a worker's Django threads share one GIL, and
+        # its event loop needs it too to hand answers back.
+        workers=int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())),
         websockets=False,
         backpressure=BACKPRESSURE,
         http1_settings=HTTP1Settings(
