@@ -4,17 +4,30 @@ wrk sends as fast as the server answers, so its latencies are those of a
 saturated server. At a low, fixed rate the latency is what one request costs;
 measuring it from the moment the request was due, not from when it left,
 counts any wait behind a slow predecessor (no "coordinated omission").
-Each sender keeps one HTTP/1.1 connection open, like a client's pool.
+
+Several targets are served in turn, request by request, at one rate in all:
+on a machine shared with other work, every target then meets the same
+conditions, and their difference is the difference of the targets. Each sender
+keeps one HTTP/1.1 connection per target open, like a client's pool.
 """
 
 import http.client
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 SENDERS = 8
+
+
+@dataclass
+class Target:
+    url: str
+    bodies: list[str]  # POSTed in turn
+    headers: dict
+    latencies_ms: list[float] = field(default_factory=list)  # of 200 answers
+    failed: int = 0  # anything else, or no answer
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -23,53 +36,39 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def paced(url: str, bodies: list[str], headers: dict, *, rate: float, seconds: float) -> dict:
-    """POST ``bodies`` (in turn) to ``url`` at ``rate`` per second for ``seconds``; latencies in ms.
-
-    Only 200 answers count as latencies; anything else is counted as failed.
-    """
-    parts = urlsplit(url)
+def paced(targets: list[Target], *, rate: float, seconds: float) -> None:
+    """Send ``rate`` requests per second in all for ``seconds``, to each target in turn; record on the targets."""
     local = threading.local()
-    latencies: list[float] = []
-    failures = [0]
     lock = threading.Lock()
 
     def send(index: int, due: float) -> None:
-        connection = getattr(local, "connection", None)
+        target = targets[index % len(targets)]
+        parts = urlsplit(target.url)
+        connections = local.__dict__.setdefault("connections", {})
+        connection = connections.get(target.url)
         if connection is None:
-            connection = local.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            connection = connections[target.url] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        body = target.bodies[(index // len(targets)) % len(target.bodies)]
         try:
-            connection.request("POST", parts.path, bodies[index % len(bodies)], headers)
+            connection.request("POST", parts.path, body, target.headers)
             response = connection.getresponse()
             response.read()
             ok = response.status == 200
         except OSError:
-            local.connection = None
-            connection.close()
+            connections.pop(target.url).close()
             ok = False
         elapsed = (time.perf_counter() - due) * 1000
         with lock:
             if ok:
-                latencies.append(elapsed)
+                target.latencies_ms.append(elapsed)
             else:
-                failures[0] += 1
+                target.failed += 1
 
-    count = int(rate * seconds)
     with ThreadPoolExecutor(SENDERS) as pool:
         started = time.perf_counter()
-        for index in range(count):
+        for index in range(int(rate * seconds)):
             due = started + index / rate
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
             pool.submit(send, index, due)
-    ordered = sorted(latencies)
-    return {
-        "rate": rate,
-        "requests": count,
-        "failed": failures[0],
-        "p50_ms": round(statistics.median(ordered), 3) if ordered else 0.0,
-        "p90_ms": round(percentile(ordered, 0.90), 3),
-        "p99_ms": round(percentile(ordered, 0.99), 3),
-        "latencies_ms": latencies,
-    }

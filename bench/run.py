@@ -21,9 +21,9 @@ Environment: BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432), BENCH_REDIS
 (redis://127.0.0.1:6379/12), BENCH_ROUNDS (3: every scenario is measured that many
 times on each side, interleaved, and the median round is reported), BENCH_DURATION
 (10 s per scenario and round), BENCH_WARMUP (3 s), BENCH_WORKERS (gunicorn: 2 per
-core), BENCH_THREADS (gunicorn: 4), BENCH_GRANIAN_WORKERS (1 per core),
+core), BENCH_THREADS (gunicorn: 4), BENCH_GRANIAN_WORKERS (2 per core),
 BENCH_GRANIAN_THREADS (4), BENCH_CONNECTIONS (16; stock: 4), BENCH_PACED_RATE (20
-requests/s), BENCH_PACED_SECONDS (20 per side and round), BENCH_GLEWLWYD (1; 0
+requests/s in all, to the three paths in turn), BENCH_PACED_SECONDS (40 per round), BENCH_GLEWLWYD (1; 0
 skips the Glewlwyd part).
 """
 
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench.* is imported from the checkout
     sys.path.insert(0, str(ROOT))
 
-from bench.paced import paced, percentile  # noqa: E402
+from bench.paced import Target, paced, percentile  # noqa: E402
 
 BENCH = ROOT / "bench"
 LUA = BENCH / "lua"
@@ -57,19 +57,20 @@ PYTHON = sys.executable
 
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
-ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
-DURATION = int(os.environ.get("BENCH_DURATION", "10"))
-WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
-# Each server at its production defaults: gunicorn.conf.py's (2 workers per core, 4
-# threads each) and gatewayproj.server's (1 worker per core, 4 threads each).
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
+DURATION = int(os.environ.get("BENCH_DURATION", "6"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
+# Each server at its production defaults, which are the same: 2 workers per core, 4
+# threads each (gunicorn.conf.py, gatewayproj.server). On a machine shared with other
+# work, the scheduler shares the cores by runnable process: equal counts, equal shares.
 WORKERS = os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1)))
 THREADS = os.environ.get("BENCH_THREADS", "4")
-GRANIAN_WORKERS = os.environ.get("BENCH_GRANIAN_WORKERS", str(os.cpu_count() or 1))
+GRANIAN_WORKERS = os.environ.get("BENCH_GRANIAN_WORKERS", str(2 * (os.cpu_count() or 1)))
 GRANIAN_THREADS = os.environ.get("BENCH_GRANIAN_THREADS", "4")
 WRK_THREADS = 2
 GATEWAY_CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "20"))
-PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "20"))
+PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "40"))
 WITH_GLEWLWYD = os.environ.get("BENCH_GLEWLWYD", "1") != "0"
 # Refresh tokens to pre-mint per side: enough for every round's warm-up and measurement
 # at a generous rate. The gateway's database serves two sides (granian and gunicorn).
@@ -390,6 +391,15 @@ def split_pool(spec: dict, round_index: int) -> tuple[dict, dict]:
     return {**spec, "tokens": str(warmup)}, {**spec, "tokens": str(measured)}
 
 
+def cpu_pressure() -> float | None:
+    """The share of the last 10 s in which some runnable task waited for a CPU (Linux PSI), in %."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except OSError:
+        return None
+    return float(line.split()[1].removeprefix("avg10="))
+
+
 def median_round(rounds: list[dict]) -> dict:
     """The round with the median rate (its latencies with it), and every round's rate."""
     ordered = sorted(rounds, key=lambda figures: figures["requests_per_second"])
@@ -428,15 +438,17 @@ def measure(prepared: dict, measured: list[Side], workdir: Path) -> dict:
                         wrk(port, warmup_spec, seconds=WARMUP, connections=side.connections)
                     load_before = os.getloadavg()[0]
                     figures = wrk(port, spec, seconds=DURATION, connections=side.connections)
-                    # The 1-minute load average before a run shows whether other work shared the cores.
+                    # The 1-minute load average and the CPU pressure before a run show whether
+                    # other work shared the cores.
                     figures["load_average_before"] = round(load_before, 2)
+                    figures["cpu_pressure_before"] = cpu_pressure()
                     rounds[side.name][name].append(figures)
                     log(
                         f"round {round_index + 1}/{ROUNDS} {side.name:8} {name:19}"
                         f" {figures['requests_per_second']:9.1f} req/s"
                         f"  p50 {figures['p50_ms']:8.2f} ms  p99 {figures['p99_ms']:8.2f} ms"
                         f"  non-2xx {figures['non_2xx']}  socket errors {figures['socket_errors']}"
-                        f"  load {load_before:.2f}"
+                        f"  load {load_before:.2f}  cpu pressure {figures['cpu_pressure_before']}%"
                     )
     finally:
         for process, _ in servers.values():
@@ -488,8 +500,9 @@ def stop_glewlwyd(state: Path) -> None:
 def facade_cost(prepared: dict, embedded_deployment: Deployment, workdir: Path) -> dict:
     """Glewlwyd's password grant called directly, and through the gateway (PostgreSQL + Redis, and SQLite).
 
-    First at PACED_RATE requests/s (latency), then with wrk (throughput), the three
-    sides interleaved in every round. Latencies of all rounds are pooled.
+    First at PACED_RATE requests/s in all, request by request to each path in turn
+    (latency; all rounds pooled), then with wrk (throughput, the median round), the
+    three paths interleaved in every round.
     """
     credentials = {kind: json.loads((prepared[kind][1] / "credentials.json").read_text()) for kind in prepared}
     password = credentials["gateway"]["resource_owner"]["password"]
@@ -511,21 +524,24 @@ def facade_cost(prepared: dict, embedded_deployment: Deployment, workdir: Path) 
             deployment = GATEWAY if kind == "gateway" else embedded_deployment
             servers[name] = start_server("granian", deployment, env, workdir / f"glewlwyd-{name}.log")
             targets[name] = (servers[name][1], "/oauth2/token", basic(credentials[kind]["password"]), "")
-        latencies = {name: [] for name in targets}
-        failed = dict.fromkeys(targets, 0)
+        paced_targets = {}
+        for name, (port, path, auth, extra) in targets.items():
+            bodies = [f"grant_type=password&username={user}&password={password}{extra}" for user in users]
+            headers = {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"}
+            paced_targets[name] = Target(f"http://127.0.0.1:{port}{path}", bodies, headers)
+        # Warm-up: connections, the gateways' first logins of each user (which create their rows).
+        paced([Target(t.url, t.bodies, t.headers) for t in paced_targets.values()], rate=PACED_RATE, seconds=5)
         saturation = {name: [] for name in targets}
         for round_index in range(ROUNDS):
             order = list(targets) if round_index % 2 == 0 else list(reversed(targets))
-            for name in order:
-                port, path, auth, extra = targets[name]
-                bodies = [f"grant_type=password&username={user}&password={password}{extra}" for user in users]
-                headers = {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"}
-                url = f"http://127.0.0.1:{port}{path}"
-                paced(url, bodies, headers, rate=PACED_RATE, seconds=min(3.0, PACED_SECONDS))  # warm-up
-                figures = paced(url, bodies, headers, rate=PACED_RATE, seconds=PACED_SECONDS)
-                latencies[name] += figures.pop("latencies_ms")
-                failed[name] += figures["failed"]
-                log(f"round {round_index + 1}/{ROUNDS} glewlwyd {name:8} paced {PACED_RATE:g}/s: {figures}")
+            paced([paced_targets[name] for name in order], rate=PACED_RATE, seconds=PACED_SECONDS)
+            summary = {
+                name: round(percentile(sorted(target.latencies_ms), 0.5), 1) for name, target in paced_targets.items()
+            }
+            log(
+                f"round {round_index + 1}/{ROUNDS} glewlwyd paced, {PACED_RATE:g}/s in all, p50 so far: {summary}"
+                f"  cpu pressure {cpu_pressure()}%"
+            )
             for name in order:
                 port, path, auth, extra = targets[name]
                 spec = {
@@ -553,12 +569,13 @@ def facade_cost(prepared: dict, embedded_deployment: Deployment, workdir: Path) 
         "rate": PACED_RATE,
         "paced": {
             name: {
-                "requests": len(samples),
-                "failed": failed[name],
-                "p50_ms": round(percentile(sorted(samples), 0.50), 3),
-                "p99_ms": round(percentile(sorted(samples), 0.99), 3),
+                "requests": len(target.latencies_ms) + target.failed,
+                "failed": target.failed,
+                "p50_ms": round(percentile(sorted(target.latencies_ms), 0.50), 3),
+                "p90_ms": round(percentile(sorted(target.latencies_ms), 0.90), 3),
+                "p99_ms": round(percentile(sorted(target.latencies_ms), 0.99), 3),
             }
-            for name, samples in latencies.items()
+            for name, target in paced_targets.items()
         },
         "saturation": {name: median_round(runs) for name, runs in saturation.items()},
     }
@@ -661,8 +678,9 @@ def table(results: dict) -> str:
         direct = paced_figures["direct"]
         lines += [
             "",
-            f"Password grant against Glewlwyd, at {facade['rate']:g} requests/s (latency from when each request"
-            " was due), then saturated (wrk, 4 connections):",
+            f"Password grant against Glewlwyd: {facade['rate']:g} requests/s in all, sent to each path in turn"
+            " (latency from when each request was due, every round pooled), then each path saturated (wrk, 4"
+            " connections, the median round):",
             "",
             "| path | p50 ms | p99 ms | added p50 ms | added p99 ms | saturated req/s | vs direct |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -746,6 +764,7 @@ def main() -> None:
         "gunicorn": {"worker_class": "gthread", "workers": int(WORKERS), "threads": int(THREADS)},
         "wrk": {"threads": WRK_THREADS, "connections": {"gateway": GATEWAY_CONNECTIONS, "stock": 4}},
         "sides": {side.name: f"{side.deployment.kind} under {side.server}" for side in measured},
+        "cpu_pressure_at_end": cpu_pressure(),
     }
     (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     text = table(results)
