@@ -45,18 +45,29 @@ def paced(targets: list[Target], *, rate: float, seconds: float) -> None:
         target = targets[index % len(targets)]
         parts = urlsplit(target.url)
         connections = local.__dict__.setdefault("connections", {})
-        connection = connections.get(target.url)
-        if connection is None:
-            connection = connections[target.url] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         body = target.bodies[(index // len(targets)) % len(target.bodies)]
-        try:
-            connection.request("POST", parts.path, body, target.headers)
-            response = connection.getresponse()
-            response.read()
-            ok = response.status == 200
-        except OSError:
-            connections.pop(target.url).close()
-            ok = False
+        # A kept-alive connection the server has closed fails before any answer: one more
+        # try on a new connection, as a client's pool does.
+        for attempt in (1, 2):
+            reused = target.url in connections
+            if not reused:
+                connections[target.url] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            connection = connections[target.url]
+            try:
+                connection.request("POST", parts.path, body, target.headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connections.pop(target.url).close()
+                ok = False
+                if not reused or attempt == 2:
+                    break
+            except OSError:
+                connections.pop(target.url).close()
+                ok = False
+                break
         elapsed = (time.perf_counter() - due) * 1000
         with lock:
             if ok:
