@@ -66,6 +66,13 @@ def _mark_dead(pids: list[int]) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+class ExpectedWorkerCount(logging.Filter):
+    """Drops granian's warning that workers outnumber cores: two per core is chosen (build_server)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Configured number of workers appears to be higher")
+
+
 def _log_config() -> dict:
     plain = os.environ.get("DJANGO_LOG_FORMAT", "json") == "plain"
     formatter = (
@@ -75,7 +82,15 @@ def _log_config() -> dict:
     )
     return {
         "formatters": {"server": formatter},
-        "handlers": {"server": {"class": "logging.StreamHandler", "formatter": "server", "stream": "ext://sys.stderr"}},
+        "filters": {"workers": {"()": "gatewayproj.server.ExpectedWorkerCount"}},
+        "handlers": {
+            "server": {
+                "class": "logging.StreamHandler",
+                "formatter": "server",
+                "filters": ["workers"],
+                "stream": "ext://sys.stderr",
+            }
+        },
         "loggers": {"_granian": {"handlers": ["server"], "level": "INFO", "propagate": False}},
     }
 
