@@ -52,7 +52,7 @@ if _control_socket:
 else:
     control_socket_disable = True
 
-logger_class = "oauthgw.observability.access_log.JsonLogger"
+logger_class = "gatewayproj.gunicorn_logging.JsonLogger"
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") != "0" else None
 errorlog = "-"
 # The application's own logs go to stderr as JSON (Django LOGGING).

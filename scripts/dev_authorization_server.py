@@ -515,6 +515,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class DevAuthorizationServer(ThreadingHTTPServer):
     daemon_threads = True
+    # The default listen queue of 5 overflows when a gateway opens many connections at
+    # once (a burst of logins); a dropped SYN is retried after a second.
+    request_queue_size = 128
 
     def __init__(
         self,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the gateway on its embedded defaults: SQLite, no Redis, and the development
 # authorization server (scripts/dev_authorization_server.py, user abc123 /
-# xyz456), served by gunicorn with several worker processes as in production.
+# xyz456), served by granian (python -m gatewayproj.server) with several worker
+# processes, as in production.
 # Prints a client key and secret (the same on every start) and the line that
 # sets them for the README's "Try it" commands, then serves on
 # http://127.0.0.1:$GATEWAY_PORT until Ctrl-C or `kill <make pid>`.
@@ -24,7 +25,7 @@ client_id="$(printf '%s' "$credentials" | .venv/bin/python -c 'import json,sys; 
 client_secret="$(printf '%s' "$credentials" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')"
 cat <<TXT
 
-oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis, gunicorn)
+oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis, granian)
   client key:    $client_id
   client secret: $client_secret
   (the same on every start: kept in var/demo-client.json; delete that file for a new secret)

@@ -2,8 +2,8 @@
 """Serve the gateway and the development authorization server until told to stop.
 
 ``make run`` ends here (scripts/run-dev.sh execs it). It starts the development
-authorization server and the gateway under gunicorn with ``gunicorn.conf.py``,
-the production configuration with several worker processes, and stops both
+authorization server and the gateway's production server (``python -m
+gatewayproj.server``: granian with several worker processes), and stops both
 whichever way it is asked to:
 
 - Ctrl-C, or SIGTERM / SIGHUP to this process (``kill <make pid>`` sends make's
@@ -66,21 +66,22 @@ def main() -> int:
     gateway_port = os.environ.get("GATEWAY_PORT", "8000")
     dev_auth_port = os.environ.get("DEV_AUTH_PORT", "9011")
     python = sys.executable
-    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{gateway_port}"}
+    env = {**os.environ, "GATEWAY_BIND": f"127.0.0.1:{gateway_port}"}
     parent = os.getppid()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_stop)
     processes: list[subprocess.Popen] = []
     try:
         processes.append(_start([python, "scripts/dev_authorization_server.py", "--port", dev_auth_port], env))
-        processes.append(_start([python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"], env))
+        processes.append(_start([python, "-m", "gatewayproj.server"], env))
         while True:
             if os.getppid() != parent:
                 print("make run: its parent is gone; stopping", file=sys.stderr)
                 return 0
             for process in processes:
                 if process.poll() is not None:
-                    print(f"make run: {process.args[1]} exited ({process.returncode}); stopping", file=sys.stderr)
+                    name = " ".join(process.args[1:])
+                    print(f"make run: {name} exited ({process.returncode}); stopping", file=sys.stderr)
                     return 1
             time.sleep(0.5)
     except _Stop as stop:

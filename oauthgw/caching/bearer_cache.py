@@ -24,11 +24,13 @@ hashes) are deferred, so no secret hash is ever written to the cache.
 """
 
 import copy
+import functools
 import logging
 import threading
 import time
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -60,13 +62,79 @@ def _token_key(checksum: str) -> str:
     return _TOKEN_KEY.format(checksum=checksum)
 
 
-def _token_from_db(checksum: str):
-    return (
-        get_access_token_model()
-        .objects.select_related("application", "user", "user__resource_owner")
-        .filter(token_checksum=checksum)
-        .first()
+@functools.lru_cache(maxsize=64)
+def _token_select(connection) -> tuple[str, list]:
+    """The SQL of ``_token_from_db`` and, per table, its model, field names and value converters.
+
+    Per connection: each thread has its own, and converters are bound to its operations.
+    """
+    quote = connection.ops.quote_name
+    token_model, user_model = get_access_token_model(), get_user_model()
+    owner_model = user_model._meta.get_field("resource_owner").related_model
+    tables, columns = [], []
+    client_model = get_application_model()
+    for model, prefix in ((token_model, "t"), (client_model, "a"), (user_model, "u"), (owner_model, "o")):
+        fields = model._meta.concrete_fields
+        cols = [field.get_col(prefix) for field in fields]
+        # What the ORM's compiler applies to each value: aware datetimes, booleans, JSON.
+        converters = [connection.ops.get_db_converters(col) + col.get_db_converters(connection) for col in cols]
+        tables.append((model, [field.attname for field in fields], list(zip(converters, cols, strict=True))))
+        columns += [f"{prefix}.{quote(field.column)}" for field in fields]
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    def pk(model) -> str:
+        return quote(model._meta.pk.column)
+
+    # Only identifiers from the models' metadata are interpolated; the checksum is a parameter.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {table(token_model)} t "  # noqa: S608
+        f"LEFT JOIN {table(client_model)} a ON a.{pk(client_model)} = t.{column(token_model, 'application')} "
+        f"LEFT JOIN {table(user_model)} u ON u.{pk(user_model)} = t.{column(token_model, 'user')} "
+        f"LEFT JOIN {table(owner_model)} o ON o.{column(owner_model, 'user')} = u.{pk(user_model)} "
+        f"WHERE t.{column(token_model, 'token_checksum')} = %s"
     )
+    return sql, tables
+
+
+def _token_from_db(checksum: str):
+    """The token row with its client, user and resource owner, as ``select_related`` of the four would give.
+
+    One statement built once per database, without the ORM's query compilation,
+    which cost about two thirds of a database-backed bearer check (the embedded
+    default reads it on every call).
+    """
+    token_model = get_access_token_model()
+    alias = router.db_for_read(token_model)
+    connection = connections[alias]
+    sql, tables = _token_select(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [checksum])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for model, names, converters in tables:
+        values = list(row[start : start + len(names)])
+        start += len(names)
+        for index, (functions, col) in enumerate(converters):
+            for convert in functions:
+                values[index] = convert(values[index], col, connection)
+        present = values[names.index(model._meta.pk.attname)] is not None
+        instances.append(model.from_db(alias, names, values) if present else None)
+    token, client, user, owner = instances
+    token_model._meta.get_field("application").set_cached_value(token, client)
+    token_model._meta.get_field("user").set_cached_value(token, user)
+    if user is not None:
+        # Cached even when absent, as select_related does: no query when it is looked up.
+        type(user)._meta.get_field("resource_owner").set_cached_value(user, owner)
+        if owner is not None:
+            type(owner)._meta.get_field("user").set_cached_value(owner, user)
+    return token
 
 
 def _without_secrets(client):

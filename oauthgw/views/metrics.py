@@ -1,8 +1,8 @@
 """``GET /metrics``: Prometheus text format, for an allow-list of addresses or a token.
 
-Under gunicorn with several workers each process writes its samples to
-``PROMETHEUS_MULTIPROC_DIR`` (set by gunicorn.conf.py) and a scrape aggregates
-them; without it, the process's own registry is served. Gauges that live in the
+With several worker processes each writes its samples to
+``PROMETHEUS_MULTIPROC_DIR`` (set by gatewayproj.server, or gunicorn.conf.py) and
+a scrape aggregates them; without it, the process's own registry is served. Gauges that live in the
 shared cache (circuit breakers) are collected at scrape time.
 """
 

@@ -1,7 +1,7 @@
 """Protections an attacker cannot aim at somebody else, over real HTTP.
 
 The gateway is the run's deployment (SQLite without Redis, or PostgreSQL with
-Redis) served by gunicorn with two worker processes, behind one trusted proxy:
+Redis) served by ``gatewayproj.server`` with two worker processes, behind one trusted proxy:
 each request says its end user's address in ``X-Forwarded-For``, as a load
 balancer would, so attackers and victims come from addresses of their own. The
 upstream is a counting stub whose answer depends on the username
@@ -52,7 +52,7 @@ def deployment(upstream, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(deployment, tmp_path_factory):
-    instance = Gateway(deployment, tmp_path_factory.mktemp("gateway") / "gunicorn.log", workers=2, threads=8)
+    instance = Gateway(deployment, tmp_path_factory.mktemp("gateway") / "gateway.log", workers=2, threads=8)
     yield instance
     instance.stop()
 

@@ -1,6 +1,6 @@
 """Every worker process of a deployment agrees at once, on the embedded default as on PostgreSQL + Redis.
 
-The gateway runs as operators run it: gunicorn with two worker processes of
+The gateway runs as operators run it: ``gatewayproj.server`` with two worker processes of
 four threads, on SQLite in a file with no Redis (what ``make run`` serves) in
 the embedded test run, on a fresh PostgreSQL database with Redis in the
 scale-out run. Every call opens a new connection, so calls spread over both
@@ -51,7 +51,7 @@ def deployment(upstream, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gateway(deployment, tmp_path_factory):
-    instance = Gateway(deployment, tmp_path_factory.mktemp("gateway") / "gunicorn.log", workers=2, threads=4)
+    instance = Gateway(deployment, tmp_path_factory.mktemp("gateway") / "gateway.log", workers=2, threads=4)
     yield instance
     instance.stop()
 

@@ -52,7 +52,7 @@ def access_tokens_of(deployment, client) -> int:
 
 @pytest.mark.skipif(runs_scale_out(), reason="SQLite's file lock exists only in the embedded deployment")
 def test_sqlite_locked_by_another_process_gets_503s_then_the_same_processes_serve_again(deployment, tmp_path):
-    gateway = Gateway(deployment, tmp_path / "gunicorn.log", extra_env={"DJANGO_SQLITE_TIMEOUT": "1"})
+    gateway = Gateway(deployment, tmp_path / "gateway.log", extra_env={"DJANGO_SQLITE_TIMEOUT": "1"})
     try:
         client = deployment.create_client()
         login = gateway.token(client, grant_type="password", username=USER, password=PASSWORD).json()
@@ -87,7 +87,7 @@ def test_postgresql_refusing_connections_gets_503s_then_the_same_processes_serve
     database = urlsplit(deployment.env["DATABASE_URL"])
     proxy = TcpProxy((database.hostname, database.port or 5432))
     through_proxy = database._replace(netloc=f"{database.username}@127.0.0.1:{proxy.port}").geturl()
-    gateway = Gateway(deployment, tmp_path / "gunicorn.log", extra_env={"DATABASE_URL": through_proxy})
+    gateway = Gateway(deployment, tmp_path / "gateway.log", extra_env={"DATABASE_URL": through_proxy})
     try:
         client = deployment.create_client()
         login = gateway.token(client, grant_type="password", username=USER, password=PASSWORD).json()

@@ -1,6 +1,6 @@
 """Two gateway instances behind one load balancer: one PostgreSQL, one Redis, no sticky sessions.
 
-Each instance is a real gunicorn process on its own port, started from this
+Each instance is a real server process (``gatewayproj.server``) on its own port, started from this
 checkout with the production settings; both use the same database (a fresh one
 made for this module) and the same Redis database. What a client does at one
 instance holds at the other at once: tokens, revocations, disabled clients,

@@ -1,4 +1,4 @@
-"""Real deployments of the gateway for end-to-end tests: gunicorn processes on a fresh database.
+"""Real deployments of the gateway for end-to-end tests: server processes on a fresh database.
 
 Two kinds, as operators run them:
 
@@ -62,7 +62,11 @@ class Deployment:
 
 
 class Gateway:
-    """One gateway instance: gunicorn with ``workers`` processes, started from this checkout."""
+    """One gateway instance with ``workers`` processes, started from this checkout.
+
+    Served as in production (``python -m gatewayproj.server``, granian), or by
+    gunicorn with ``gunicorn.conf.py`` when ``server="gunicorn"``.
+    """
 
     def __init__(
         self,
@@ -72,21 +76,23 @@ class Gateway:
         workers: int = 2,
         threads: int = 4,
         extra_env: dict | None = None,
+        server: str = "granian",
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("w")
+        bind = f"127.0.0.1:{self.port}"
+        if server == "gunicorn":
+            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"]
+            server_env = {"GUNICORN_BIND": bind, "GUNICORN_THREADS": str(threads)}
+        else:
+            command = [sys.executable, "-m", "gatewayproj.server"]
+            server_env = {"GATEWAY_BIND": bind, "GATEWAY_THREADS": str(threads)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"],
+            command,
             cwd=ROOT,
-            env={
-                **deployment.env,
-                **(extra_env or {}),
-                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                "WEB_CONCURRENCY": str(workers),
-                "GUNICORN_THREADS": str(threads),
-            },
+            env={**deployment.env, **(extra_env or {}), **server_env, "WEB_CONCURRENCY": str(workers)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -129,6 +135,7 @@ def _base_env(upstream_url: str) -> dict:
             "OAUTHGW_UPSTREAM_CLIENT_ID": DEV_AUTH_CLIENT[0],
             "OAUTHGW_UPSTREAM_CLIENT_SECRET": DEV_AUTH_CLIENT[1],
             "OAUTHGW_UPSTREAM_TIMEOUT": "2",
+            "GATEWAY_ACCESS_LOG": "0",
             "GUNICORN_ACCESS_LOG": "0",
         }
     )

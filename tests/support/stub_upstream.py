@@ -23,6 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen queue of 5 overflows when a gateway sends ten checks at once:
+    # the eleventh connection waited for a SYN retry (1 s), past the upstream timeout.
+    request_queue_size = 128
+
+
 class StubUpstream:
     def __init__(
         self,
@@ -56,7 +62,7 @@ class StubUpstream:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/token"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

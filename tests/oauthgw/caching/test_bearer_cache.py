@@ -177,3 +177,30 @@ def test_with_the_cache_off_every_check_reads_the_database(
 
     with django_assert_num_queries(1):
         assert hello(client, token).status_code == 200
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_the_database_read_gives_the_token_its_client_user_and_owner_as_the_orm_does(
+    make_client, password_login, django_assert_num_queries
+):
+    checksum = bearer_cache.token_checksum(password_login(make_client())["access_token"])
+    expected = AccessToken.objects.select_related("application", "user", "user__resource_owner").get(
+        token_checksum=checksum
+    )
+
+    with django_assert_num_queries(1):
+        token = bearer_cache._token_from_db(checksum)
+        owner = token.user.resource_owner
+
+    assert _fields(token) == _fields(expected)
+    assert token.expires.tzinfo is not None
+    assert _fields(token.application) == _fields(expected.application)
+    assert _fields(token.user) == _fields(expected.user)
+    assert _fields(owner) == _fields(expected.user.resource_owner)
+
+
+def test_the_database_read_of_an_unknown_token_is_none():
+    assert bearer_cache._token_from_db(bearer_cache.token_checksum("no-such-token")) is None
