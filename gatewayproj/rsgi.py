@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from gatewayproj.env import env_str
 from oauthgw.observability.access_log import access_log_line
 from oauthgw.observability.request_id import HEADER as REQUEST_ID_HEADER
 from oauthgw.observability.request_id import request_id_from
@@ -190,7 +191,7 @@ class WsgiBridge:
     def __rsgi_init__(self, loop) -> None:
         self.pool = Threads(self.threads, loop)
         # The main process as it announced itself: a worker started after its death still stops.
-        _stop_with_parent(loop, int(os.environ.get("GATEWAY_SERVER_PID") or os.getppid()))
+        _stop_with_parent(loop, int(env_str("GATEWAY_SERVER_PID") or os.getppid()))
 
     def __rsgi_del__(self, loop) -> None:
         if self.pool is not None:
@@ -308,10 +309,10 @@ def _from_environ() -> WsgiBridge:
 
     return WsgiBridge(
         application,
-        threads=int(os.environ.get("GATEWAY_THREADS", "4")),
-        read_timeout=float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "10")),
+        threads=int(env_str("GATEWAY_THREADS", "4")),
+        read_timeout=float(env_str("GATEWAY_BODY_READ_TIMEOUT", "10")),
         max_body=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
-        access_log=os.environ.get("GATEWAY_ACCESS_LOG", "1") != "0",
+        access_log=env_str("GATEWAY_ACCESS_LOG", "1") != "0",
     )
 
 

@@ -31,6 +31,8 @@ from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import Server
 
+from gatewayproj.env import env_str
+
 TARGET = "gatewayproj.rsgi:application"
 # The request line and headers together; larger requests get 431 before Django sees them.
 MAX_HEADER_BYTES = 16 * 1024
@@ -74,7 +76,7 @@ class ExpectedWorkerCount(logging.Filter):
 
 
 def _log_config() -> dict:
-    plain = os.environ.get("DJANGO_LOG_FORMAT", "json") == "plain"
+    plain = env_str("DJANGO_LOG_FORMAT", "json") == "plain"
     formatter = (
         {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
         if plain
@@ -96,8 +98,8 @@ def _log_config() -> dict:
 
 
 def build_server() -> GatewayServer:
-    host, _, port = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000").rpartition(":")
-    read_timeout = float(os.environ.get("GATEWAY_BODY_READ_TIMEOUT", "10"))
+    host, _, port = env_str("GATEWAY_BIND", "127.0.0.1:8000").rpartition(":")
+    read_timeout = float(env_str("GATEWAY_BODY_READ_TIMEOUT", "10"))
     server = GatewayServer(
         TARGET,
         address=host.strip("[]"),
@@ -106,7 +108,7 @@ def build_server() -> GatewayServer:
         loop=Loops.uvloop,
         # Two per core, as gunicorn.conf.py: a worker's Django threads share one GIL, and
         # its event loop needs it too to hand answers back.
-        workers=int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count())),
+        workers=int(env_str("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count()),
         websockets=False,
         backpressure=BACKPRESSURE,
         http1_settings=HTTP1Settings(
@@ -115,15 +117,15 @@ def build_server() -> GatewayServer:
         log_level=LogLevels.info,
         log_dictconfig=_log_config(),
         respawn_failed_workers=True,
-        workers_kill_timeout=int(os.environ.get("GATEWAY_GRACEFUL_TIMEOUT", "30")),
+        workers_kill_timeout=int(env_str("GATEWAY_GRACEFUL_TIMEOUT", "30")),
     )
     return server
 
 
 def _metrics_directory() -> str | None:
     """The shared directory of the workers' Prometheus samples; returns it when this process made it."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory is None:
+    directory = env_str("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
         directory = tempfile.mkdtemp(prefix="oauthgw-prometheus-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
         return directory
