@@ -24,7 +24,7 @@ check's is (``oauthgw.upstream.client``):
 
 A re-verification counts against the login limits as a password check of that
 resource owner from that address does, and goes through the server's circuit
-breaker (``oauthgw.issuing.password`` does the same for logins).
+breaker, through the same ``oauthgw.issuing.upstream_checks`` as a login.
 
 **No upstream refresh token.** A session whose login answer carried none cannot
 be re-verified. Under ``always`` or ``N`` it may refresh for as long as the server
@@ -55,16 +55,15 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
 from oauthgw.encryption import encrypt
-from oauthgw.exceptions import CircuitOpen, DecryptionError, Throttled, UpstreamUnavailable
-from oauthgw.issuing import lifetimes, throttling
+from oauthgw.exceptions import CircuitOpen, DecryptionError, UpstreamUnavailable
+from oauthgw.issuing import lifetimes
+from oauthgw.issuing.upstream_checks import upstream_check
 from oauthgw.models import ResourceOwner, UpstreamSession
 from oauthgw.observability.fingerprints import fingerprint
 from oauthgw.signals import ISSUED_ON_GRACE, OWNER_BLOCKED, SESSION_EXPIRED, SESSION_REJECTED, token_outcome_note
-from oauthgw.upstream.breaker import breaker_keys, circuit_breaker
 from oauthgw.upstream.client import refresh_upstream
 from oauthgw.upstream.servers import authorization_server_for, reverification_for
 
@@ -263,34 +262,22 @@ def _ask_upstream(session: UpstreamSession, *, client, client_ip: str, grace: in
         refresh_token = _kept_token(session)
     except UpstreamUnavailable as exc:
         return _outage(session, exc, client=client, grace=grace)
-    limits = throttling.password_limits(
-        server_name=server.name, username=username, client_id=client.client_id, client_ip=client_ip
-    )
-    stored = shared_state.get_many([*limits.keys, *breaker_keys(server.name)])
     try:
-        attempt = limits.start(stored)
-    except Throttled as exc:
-        logger.info(
-            "re-verification throttled: %s over its limit (user %s, client %s, retry after %ss)",
-            exc.scope,
-            fingerprint(username),
-            client.client_id,
-            exc.retry_after,
-        )
-        raise
-    try:
-        with circuit_breaker(server, stored=stored):
-            verdict = refresh_upstream(
+        verdict = upstream_check(
+            server=server,
+            username=username,
+            client=client,
+            client_ip=client_ip,
+            ask=lambda: refresh_upstream(
                 server,
                 refresh_token=refresh_token,
                 client_ip=client_ip,
                 max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY,
-            )
+            ),
+        )
     except CircuitOpen as exc:
-        attempt.abandoned()
         return _outage(session, exc, client=client, grace=grace)
     except UpstreamUnavailable as exc:
-        attempt.faulted(input_dependent=exc.input_dependent)
         logger.warning(
             "authorization server %s unavailable to re-verify session %s (client %s): %s",
             server.name,
@@ -299,11 +286,7 @@ def _ask_upstream(session: UpstreamSession, *, client, client_ip: str, grace: in
             exc,
         )
         return _outage(session, exc, client=client, grace=grace)
-    except BaseException:
-        attempt.abandoned()
-        raise
     if not verdict.accepted:
-        attempt.rejected()
         logger.info(
             "authorization server %s no longer vouches for session %s of user %s (client %s, HTTP %s): revoked",
             server.name,
@@ -315,7 +298,6 @@ def _ask_upstream(session: UpstreamSession, *, client, client_ip: str, grace: in
         token_outcome_note(SESSION_REJECTED, username=username)
         session_end(session=session)
         return SessionCheck(refused=True, reverifying=True)
-    attempt.accepted()
     _record(session, UpstreamSession.ACCEPTED, verified=timezone.now(), refresh_token=verdict.refresh_token)
     return SessionCheck(reverifying=True)
 
