@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -13,6 +13,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.settings import oauth2_settings
 
 from oauthgw import grants, token_formats
+from oauthgw.caching import joined_rows
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.issuing.bulk_revocation import tokens_revoke_for_client
 from oauthgw.models import Application, AuthorizationServer
@@ -28,7 +29,37 @@ def client_load(client_id: str) -> Application | None:
     if not client_id or "\x00" in client_id:
         # No client id has a NUL, and PostgreSQL would refuse the query (a 500).
         return None
-    return Application.objects.select_related("authorization_server").filter(client_id=client_id).first()
+    database = router.db_for_read(Application)
+    sql, tables = _client_select(connections[database])
+    instances = joined_rows.read_joined_row(database, sql, [client_id], tables)
+    if instances is None:
+        return None
+    client, server = instances
+    # As select_related does: no further query for the server, or for its absence.
+    Application._meta.get_field("authorization_server").set_cached_value(client, server)
+    return client
+
+
+@functools.lru_cache(maxsize=64)
+def _client_select(connection) -> tuple[str, list[joined_rows.Table]]:
+    """The statement of ``client_load``, built once per connection (``joined_rows``).
+
+    ``select_related("authorization_server")`` compiled anew on every token
+    request cost about three times the query's own round trip.
+    """
+    quote = connection.ops.quote_name
+    client_table, client_columns = joined_rows.table_columns(connection, Application, "a")
+    server_table, server_columns = joined_rows.table_columns(connection, AuthorizationServer, "s")
+    server_id = quote(Application._meta.get_field("authorization_server").column)
+    # Only identifiers from the models' metadata are interpolated; the client id is a parameter.
+    sql = (
+        f"SELECT {', '.join(client_columns + server_columns)} "  # noqa: S608
+        f"FROM {quote(Application._meta.db_table)} a "
+        f"LEFT JOIN {quote(AuthorizationServer._meta.db_table)} s "
+        f"ON s.{quote(AuthorizationServer._meta.pk.column)} = a.{server_id} "
+        f"WHERE a.{quote(Application._meta.get_field('client_id').column)} = %s"
+    )
+    return sql, [client_table, server_table]
 
 
 def client_secret_generate() -> str:

@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from oauthgw.issuing.clients import client_load, client_secret_rotate
-from oauthgw.models import Application
+from oauthgw.models import Application, AuthorizationServer
 
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
 
@@ -60,3 +60,41 @@ def test_a_client_id_with_a_nul_is_no_client_and_costs_no_query(make_client):
         assert client_load("ab\x00c") is None
 
     assert captured.captured_queries == []
+
+
+def field_values(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def test_the_client_read_is_the_row_the_orm_reads_with_its_server_and_no_further_query(make_client):
+    server = AuthorizationServer.objects.create(
+        name="corp", token_url="https://corp.test/token", client_id="gw", client_secret="upstream-secret"
+    )
+    app = make_client(authorization_server=server)
+    expected = Application.objects.select_related("authorization_server").get(pk=app.pk)
+
+    client = client_load(app.client_id)
+
+    assert field_values(client) == field_values(expected)
+    assert client.created.tzinfo is not None
+    with CaptureQueriesContext(connection) as captured:
+        assert field_values(client.authorization_server) == field_values(expected.authorization_server)
+        assert client.authorization_server.client_secret == "upstream-secret"
+    assert captured.captured_queries == []
+
+
+def test_a_client_without_a_server_reads_none_for_it_without_a_query(make_client):
+    app = make_client()
+
+    client = client_load(app.client_id)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.authorization_server is None
+    assert captured.captured_queries == []
+    assert client.pk == app.pk
+
+
+def test_an_unknown_client_id_is_no_client(make_client):
+    make_client()
+
+    assert client_load("no-such-client") is None
