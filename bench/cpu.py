@@ -21,17 +21,16 @@ import json
 import os
 import pstats
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import run  # noqa: E402
+from bench.common import per_request_us, start_nginx  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_CPU_DATABASE", "oauthgw_bench_cpu")
 ROUNDS = 5
@@ -57,14 +56,7 @@ def measure(directory: Path, names: list[str], requests: int, profile: str | Non
             profiler.disable()
             order = os.environ.get("BENCH_PROFILE_SORT", "cumulative")
             pstats.Stats(profiler, stream=sys.stderr).sort_stats(order).print_stats(45)
-        cpu, wall = [], []
-        for _ in range(ROUNDS):
-            cpu_started, wall_started = time.process_time(), time.perf_counter()
-            for _ in range(requests):
-                call()
-            cpu.append((time.process_time() - cpu_started) / requests * 1e6)
-            wall.append((time.perf_counter() - wall_started) / requests * 1e6)
-        results[name] = {"cpu_us": round(statistics.median(cpu)), "wall_us": round(statistics.median(wall))}
+        results[name] = per_request_us(call, requests, ROUNDS)
         print(f"{name:20} cpu {results[name]['cpu_us']:6} µs   wall {results[name]['wall_us']:6} µs", flush=True)
     return results
 
@@ -89,7 +81,7 @@ def main() -> None:
         return
     run.ensure_tools()
     workdir = Path(tempfile.mkdtemp(prefix="oauthgw-bench-cpu-"))
-    upstream, port = run.start_upstream(workdir)
+    upstream, port = start_nginx(workdir, run.UPSTREAM_BODY)
     try:
         deployment = run.Deployment("gateway", "bench.gateway_settings", "gatewayproj.wsgi", DATABASE)
         env = run.django_env(deployment, port)

@@ -5,18 +5,14 @@ each scenario is a function that makes one request and returns the response.
 ``directory`` is what ``bench.prepare`` wrote.
 """
 
-import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import urlencode
+
+from bench.common import basic
 
 FORM = "application/x-www-form-urlencoded"
-
-
-def _basic(client: dict) -> str:
-    pair = f"{quote_plus(client['client_id'])}:{quote_plus(client['client_secret'])}"
-    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def scenarios(directory: Path) -> dict[str, Callable]:
@@ -31,7 +27,7 @@ def scenarios(directory: Path) -> dict[str, Callable]:
 
     def token(client_name: str, **form):
         return lambda: http.post(
-            "/oauth2/token", urlencode(form), content_type=FORM, HTTP_AUTHORIZATION=_basic(credentials[client_name])
+            "/oauth2/token", urlencode(form), content_type=FORM, HTTP_AUTHORIZATION=basic(credentials[client_name])
         )
 
     def refresh():
@@ -48,6 +44,6 @@ def scenarios(directory: Path) -> dict[str, Callable]:
             "/oauth2/introspect",
             urlencode({"token": credentials["access_token"]}),
             content_type=FORM,
-            HTTP_AUTHORIZATION=_basic(credentials["introspection"]),
+            HTTP_AUTHORIZATION=basic(credentials["introspection"]),
         ),
     }

@@ -33,22 +33,19 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from base64 import b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench.* is imported from the checkout
     sys.path.insert(0, str(ROOT))
 
+from bench.common import basic, free_port, start_nginx, wait_for  # noqa: E402
 from bench.paced import Target, paced, percentile  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -137,79 +134,10 @@ def log(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def basic(client: dict) -> str:
-    pair = f"{quote_plus(client['client_id'])}:{quote_plus(client['client_secret'])}"
-    return "Basic " + b64encode(pair.encode()).decode()
-
-
 def ensure_tools() -> None:
     if not shutil.which("wrk") or not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         log("installing wrk and nginx (bench/install.sh)")
         subprocess.run(["bash", str(BENCH / "install.sh")], check=True)
-
-
-def nginx_binary() -> str:
-    return shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-def start_upstream(workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    prefix = workdir / "nginx"
-    prefix.mkdir()
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    keepalive_requests 100000;
-    server {{
-        listen 127.0.0.1:{port};
-        location = /token {{
-            default_type application/json;
-            return 200 '{UPSTREAM_BODY}';
-        }}
-    }}
-}}
-"""
-    )
-    process = subprocess.Popen(
-        [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    wait_for(f"http://127.0.0.1:{port}/token", method="POST")
-    return process, port
-
-
-def wait_for(url: str, *, method: str = "GET", timeout: float = 30.0) -> None:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)  # noqa: S310
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310  (loopback http only)
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{url} did not answer 200 within {timeout:g}s")
-        time.sleep(0.2)
 
 
 def recreate_database(name: str) -> None:
@@ -727,7 +655,7 @@ def write_readme_table(text: str, results: dict) -> None:
 def main() -> None:
     ensure_tools()
     workdir = Path(tempfile.mkdtemp(prefix="oauthgw-bench-"))
-    upstream, upstream_port = start_upstream(workdir)
+    upstream, upstream_port = start_nginx(workdir, UPSTREAM_BODY)
     log(f"fast upstream: nginx on 127.0.0.1:{upstream_port}; work files in {workdir}")
     embedded_deployment = embedded(workdir)
     measured = sides(embedded_deployment)

@@ -2,7 +2,7 @@
 
     python bench/sessions.py          # about 2 minutes on 2 cores; results in bench/SESSIONS.md
 
-Self-contained (it shares only ``bench/lua/`` with ``bench/run.py``). It starts nginx as
+Standalone (it shares ``bench/lua/`` and ``bench/common.py`` with ``bench/run.py``). It starts nginx as
 the fast upstream, answering every ``POST /token``, the refresh grant included, with a
 fixed token JSON that carries a refresh token; prepares one database with two clients
 of the same gateway, one served by the default authorization server (``never``) and
@@ -24,17 +24,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from base64 import b64encode
 from pathlib import Path
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench.* is imported from the checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import basic, free_port, start_nginx, wait_for  # noqa: E402
+
 LUA = ROOT / "bench" / "lua"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -47,48 +49,6 @@ SPARE = 402  # for the in-process figures: 2 to warm up and count queries, 400 t
 UPSTREAM_BODY = (
     '{"access_token":"upstream-token","token_type":"bearer","expires_in":3600,"refresh_token":"upstream-refresh"}'
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(url: str, *, method: str = "GET", timeout: float = 30.0) -> None:
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)  # noqa: S310
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(request, timeout=2):  # noqa: S310 (loopback http only)
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout:g}s")
-
-
-def start_nginx(workdir: Path) -> tuple[subprocess.Popen, int]:
-    port, prefix = free_port(), workdir / "nginx"
-    prefix.mkdir()
-    (prefix / "nginx.conf").write_text(
-        f"""worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{ access_log off; client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
-  fastcgi_temp_path {prefix}/fastcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
-  keepalive_requests 100000;
-  server {{ listen 127.0.0.1:{port};
-    location = /token {{ default_type application/json; return 200 '{UPSTREAM_BODY}'; }} }} }}
-"""
-    )
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = subprocess.Popen(
-        [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    wait_for(f"http://127.0.0.1:{port}/token", method="POST")
-    return process, port
 
 
 # --- In the prepared database (run as ``python -m bench.sessions prepare|count``) ------------
@@ -213,11 +173,6 @@ def _in_process(out: Path) -> None:
 # --- The run ------------------------------------------------------------------------------------
 
 
-def basic(client: dict) -> str:
-    pair = f"{quote_plus(client['client_id'])}:{quote_plus(client['client_secret'])}"
-    return "Basic " + b64encode(pair.encode()).decode()
-
-
 def wrk(port: int, tokens: Path, auth: str, seconds: int) -> dict:
     threads = 2
     env = {**os.environ, "BENCH_LUA_DIR": str(LUA), "BENCH_TOKENS": str(tokens), "BENCH_AUTH": auth}
@@ -244,7 +199,7 @@ def main() -> None:
         return
     subprocess.run(["bash", str(ROOT / "bench" / "install.sh")], check=True)
     workdir = Path(tempfile.mkdtemp(prefix="oauthgw-bench-sessions-"))
-    nginx, upstream_port = start_nginx(workdir)
+    nginx, upstream_port = start_nginx(workdir, UPSTREAM_BODY)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OAUTHGW_"))}
     env.pop("REDIS_URL", None)
     env.update(

@@ -21,12 +21,10 @@ printed as a Markdown table and written to bench/token_formats.json.
 """
 
 import argparse
-import base64
 import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +32,6 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -42,6 +39,8 @@ VERIFIER = ROOT / "tests" / "support" / "external_resource_server.py"
 RESULTS = ROOT / "bench" / "token_formats.json"
 ROUNDS = 5
 sys.path.insert(0, str(ROOT))
+
+from bench.common import basic, free_port, per_request_us, wait_for  # noqa: E402
 
 
 def median_us(call, requests: int) -> float:
@@ -101,11 +100,6 @@ def _algorithm(jwt, claims: dict, algorithm: str, private_key, requests: int) ->
 # --- 2. In-process: issuance and the gateway's own bearer check -------------------------------
 
 
-def _basic(client: dict) -> str:
-    pair = f"{quote_plus(client['client_id'])}:{quote_plus(client['client_secret'])}"
-    return "Basic " + base64.b64encode(pair.encode()).decode()
-
-
 def measure_in_process(clients: dict, requests: int) -> dict:
     """Run inside the deployment's environment (``--measure``): CPU and wall time per request."""
     import django
@@ -120,7 +114,7 @@ def measure_in_process(clients: dict, requests: int) -> dict:
             "/oauth2/token",
             "grant_type=client_credentials",
             content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=_basic(clients[name]),
+            HTTP_AUTHORIZATION=basic(clients[name]),
         )
 
     def hello(access_token: str):
@@ -140,35 +134,11 @@ def measure_in_process(clients: dict, requests: int) -> dict:
         for _ in range(20):  # warm-up: connections, the key schedule, the decrypted private key
             response = call()
             assert response.status_code == 200, (name, response.status_code, response.content[:200])
-        cpu, wall = [], []
-        for _ in range(ROUNDS):
-            cpu_started, wall_started = time.process_time(), time.perf_counter()
-            for _ in range(requests):
-                call()
-            cpu.append((time.process_time() - cpu_started) / requests * 1e6)
-            wall.append((time.perf_counter() - wall_started) / requests * 1e6)
-        results[name] = {"cpu_us": round(statistics.median(cpu)), "wall_us": round(statistics.median(wall))}
+        results[name] = per_request_us(call, requests, ROUNDS)
     return {**results, "sizes": sizes}
 
 
 # --- 3. A live gateway: introspection next to local verification ------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the gateway did not listen on port {port}")
 
 
 def live_gateway(env: dict, workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -182,7 +152,7 @@ def live_gateway(env: dict, workdir: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait_for_port(port)
+    wait_for(f"http://127.0.0.1:{port}/healthz")
     return process, f"http://127.0.0.1:{port}"
 
 
