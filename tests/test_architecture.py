@@ -124,6 +124,19 @@ PINS = [
         lambda: "_has_been_logged" in inspect.getsource(__import__("django.utils.log", fromlist=["x"]).log_response),
     ),
     (
+        "Field.get_col(alias), ops.get_db_converters(expression), Col.get_db_converters(connection)",
+        "oauthgw.caching.joined_rows (the client and token reads built once per connection)",
+        lambda: _joined_rows_shape(),
+    ),
+    (
+        "ForeignKey.set_cached_value(instance, value) (what select_related fills)",
+        "oauthgw.issuing.clients.client_load, oauthgw.caching.bearer_cache._token_from_db",
+        lambda: (
+            _parameters(__import__("django.db.models", fromlist=["x"]).ForeignKey.set_cached_value)
+            == ["self", "instance", "value"]
+        ),
+    ),
+    (
         "gunicorn Request.unreader.sock",
         "gunicorn.conf.py pre_request (the body read timeout)",
         lambda: (
@@ -131,6 +144,18 @@ PINS = [
         ),
     ),
 ]
+
+
+def _joined_rows_shape() -> bool:
+    from django.db.backends.base.operations import BaseDatabaseOperations
+    from django.db.models import Field
+    from django.db.models.expressions import Col
+
+    return (
+        _parameters(Field.get_col) == ["self", "alias", "output_field"]
+        and _parameters(BaseDatabaseOperations.get_db_converters) == ["self", "expression"]
+        and _parameters(Col.get_db_converters) == ["self", "connection"]
+    )
 
 
 def _gunicorn_socket_unreader():

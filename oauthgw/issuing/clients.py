@@ -45,7 +45,7 @@ def _client_select(connection) -> tuple[str, list[joined_rows.Table]]:
     """The statement of ``client_load``, built once per connection (``joined_rows``).
 
     ``select_related("authorization_server")`` compiled anew on every token
-    request cost about three times the query's own round trip.
+    request cost about four times the query's own execution (1.0 ms against 0.24 ms).
     """
     quote = connection.ops.quote_name
     client_table, client_columns = joined_rows.table_columns(connection, Application, "a")
