@@ -88,6 +88,11 @@ def rotation_message(client: Application) -> str:
     return f"Secret rotated (previous valid until {datetime_display(client.previous_secret_expires, with_utc=True)})."
 
 
+# Shared by the add and the change page.
+_WHAT_IT_MAY_DO = ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")
+_TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
+
+
 class ApplicationAdmin(admin.ModelAdmin):
     form = ApplicationForm
     add_form = ApplicationAddForm
@@ -112,38 +117,15 @@ class ApplicationAdmin(admin.ModelAdmin):
     actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens")
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
-        ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        (
-            "Tokens",
-            {
-                "fields": (
-                    "token_format",
-                    "audience",
-                    "access_token_lifetime",
-                    "refresh_token_lifetime",
-                    "session_max_age",
-                    "live_tokens",
-                )
-            },
-        ),
+        ("What it may do", {"fields": _WHAT_IT_MAY_DO}),
+        ("Tokens", {"fields": (*_TOKEN_SETTINGS, "live_tokens")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
     )
     add_fieldsets = (
         (None, {"fields": ("name", "description", "contact", "enabled")}),
-        ("What it may do", {"fields": ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")}),
-        (
-            "Tokens",
-            {
-                "fields": (
-                    "token_format",
-                    "audience",
-                    "access_token_lifetime",
-                    "refresh_token_lifetime",
-                    "session_max_age",
-                )
-            },
-        ),
+        ("What it may do", {"fields": _WHAT_IT_MAY_DO}),
+        ("Tokens", {"fields": _TOKEN_SETTINGS}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret", {"fields": ("custom_secret",)}),
     )
