@@ -1,8 +1,8 @@
 """Clients that announce a body and go silent: dropped after the read timeout, health checks go on.
 
-The gateway runs as deployed (``python -m gatewayproj.server``: granian and the
-bridge of ``gatewayproj.rsgi``), with the read timeout shortened to one second and
-fewer threads than slow clients.
+The gateway runs as deployed (``python -m gatewayproj.server``, the gateway's own
+server), with the read timeout shortened to one second and fewer threads than
+slow clients; and under gunicorn, which stays an option.
 """
 
 import socket
@@ -20,15 +20,15 @@ pytestmark = pytest.mark.e2e
 READ_TIMEOUT = 1.0
 WORKERS, THREADS = 2, 4
 SLOW_CLIENTS = 16
-# Rounds of timeouts before the last silent client is dropped. The bridge waits for a
-# body in the event loop, not in a thread: every silent client times out at once.
+# Rounds of timeouts before the last silent client is dropped. The gateway's server waits
+# for a body in its event loop, not in a thread: every silent client times out at once.
 # gunicorn (still an option, gunicorn.conf.py) accepts every connection it can, so in
 # the worst case all sixteen queue for one worker's four threads and each waits its turn.
-ROUNDS = {"granian": 1, "gunicorn": -(-SLOW_CLIENTS // THREADS)}
-READ_TIMEOUT_VARIABLE = {"granian": "GATEWAY_BODY_READ_TIMEOUT", "gunicorn": "GUNICORN_BODY_READ_TIMEOUT"}
+ROUNDS = {"gateway": 1, "gunicorn": -(-SLOW_CLIENTS // THREADS)}
+READ_TIMEOUT_VARIABLE = {"gateway": "GATEWAY_BODY_READ_TIMEOUT", "gunicorn": "GUNICORN_BODY_READ_TIMEOUT"}
 
 
-@pytest.fixture(scope="module", params=["granian", "gunicorn"])
+@pytest.fixture(scope="module", params=["gateway", "gunicorn"])
 def gateway(request, tmp_path_factory):
     upstream = DevAuthorizationServerProcess(tmp_path_factory.mktemp("upstream"), {"abc123": "xyz456"})
     upstream.start()
@@ -95,7 +95,7 @@ def test_silent_bodies_are_dropped_after_the_read_timeout_and_health_checks_keep
 
 
 def test_a_body_announced_over_the_size_limit_is_refused_with_413_without_being_read(gateway):
-    if gateway.server != "granian":
+    if gateway.server != "gateway":
         pytest.skip("gunicorn hands the body to Django, whose size check answers 400")
     with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
         sock.settimeout(10)

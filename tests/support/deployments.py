@@ -64,7 +64,7 @@ class Deployment:
 class Gateway:
     """One gateway instance with ``workers`` processes, started from this checkout.
 
-    Served as in production (``python -m gatewayproj.server``, granian), or by
+    Served as in production (``python -m gatewayproj.server``, the gateway's own server), or by
     gunicorn with ``gunicorn.conf.py`` when ``server="gunicorn"``.
     """
 
@@ -76,7 +76,7 @@ class Gateway:
         workers: int = 2,
         threads: int = 4,
         extra_env: dict | None = None,
-        server: str = "granian",
+        server: str = "gateway",
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

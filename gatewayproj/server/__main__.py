@@ -1,0 +1,5 @@
+import sys
+
+from gatewayproj.server.master import main
+
+sys.exit(main())
