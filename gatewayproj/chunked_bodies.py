@@ -6,8 +6,8 @@ request without it as having no body at all, so a client that streams its form
 chunks itself and marks such input ``wsgi.input_terminated`` (readable to its
 end); this reads it, at most one byte past Django's own upload limit so an
 oversized body still fails the size checks, and tells Django its length.
-Under granian, the bridge (``gatewayproj.rsgi``) has read the whole body and set
-its length before Django is called, so this passes the request through.
+Under the gateway's own server (``gatewayproj.server``) the whole body has been
+read and its length set before Django is called, so this passes the request through.
 """
 
 import io

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import replace
 
+from gatewayproj.env import env_str
 from gatewayproj.server.admission import Admission, address_key
 from gatewayproj.server.config import ServerConfig
 from gatewayproj.server.connection import Connection, Request
@@ -43,6 +44,8 @@ class Worker:
         self.application = application
         self._behind_proxies = False
         self.access_log = _access_logger() if config.access_log else None
+        # One stream, one format: plain lines next to the application's plain ones (make run).
+        self._plain_log = env_str("DJANGO_LOG_FORMAT", "json") == "plain"
         self.listener = listener
         self.ready_fd = ready_fd
         self.parent = parent
@@ -198,6 +201,7 @@ class Worker:
                 sent=sent,
                 seconds=time.monotonic() - started,
                 user_agent=environ.get("HTTP_USER_AGENT"),
+                plain=self._plain_log,
             )
         )
 

@@ -1,8 +1,8 @@
 """The access log: one JSON object per request, whichever server answered it.
 
 Only the fields below are written, never request headers (Authorization),
-cookies or the query string, any of which may carry a credential. The granian
-bridge (``gatewayproj.rsgi``) logs as ``gatewayproj.access``; gunicorn, when it
+cookies or the query string, any of which may carry a credential. The gateway's
+server (``gatewayproj.server``) logs as ``gatewayproj.access``; gunicorn, when it
 serves the gateway, as ``gunicorn.access`` (``gatewayproj.gunicorn_logging``).
 """
 
@@ -21,7 +21,15 @@ def access_log_line(
     seconds: float,
     user_agent: str | None,
     logger: str = "gatewayproj.access",
+    plain: bool = False,
 ) -> str:
+    """The line for one request: a JSON object, or with ``plain`` (DJANGO_LOG_FORMAT=plain) the same fields as text."""
+    if plain:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+        return (
+            f"{stamp} INFO {logger} {remote_addr} {method} {path} {status} {sent}B "
+            f"{seconds * 1000:.1f}ms [{request_id}]"
+        )
     return json.dumps(
         {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -58,6 +58,10 @@ def test_a_second_make_run_on_ports_in_use_stops_at_once_and_the_first_serves_on
         assert requests.get(f"http://127.0.0.1:{first.gateway_port}/healthz", timeout=10).status_code == 200
         first.process.send_signal(signal.SIGTERM)
         first.process.wait(STOP_SECONDS)
+    # One terminal, one format: the access log's lines are plain like the application's.
+    lines = "".join(first.output).splitlines()
+    assert any("gatewayproj.access" in line and "/healthz 200" in line for line in lines)
+    assert not [line for line in lines if line.startswith("{")]
 
 
 def test_the_database_and_the_demo_secret_are_readable_by_the_service_user_only(fresh_clone):
