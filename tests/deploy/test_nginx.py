@@ -256,6 +256,18 @@ def test_a_token_and_a_hello_world_call_work_through_the_site_over_tls(nginx, cl
     assert plain.headers["Location"] == f"https://{PUBLIC_HOST}/helloworld/"
 
 
+def test_the_gateway_is_told_its_public_name_whatever_host_the_client_sent(nginx, client):
+    # Host: 127.0.0.1 is one the gateway answers to directly (health checks on the machine):
+    # through the site it must still be the public name, and so must a name the gateway does not know.
+    answers = [token(nginx, client, Host=host) for host in ("127.0.0.1", "attacker.example")]
+    redirect = client_from("127.0.0.2", nginx).get(
+        f"http://127.0.0.1:{nginx.http_port}/x", headers={"Host": "attacker.example"}, allow_redirects=False
+    )
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert redirect.headers["Location"] == f"https://{PUBLIC_HOST}/x"
+
+
 def test_the_gateway_sees_the_end_users_address_not_one_the_client_claims(nginx, client, installation):
     issued = token(nginx, client, "127.0.0.3", **{"X-Forwarded-For": "203.0.113.9"})
     assert issued.status_code == 200, issued.text

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.installation import (
     PUBLIC_HOST,
@@ -105,6 +106,9 @@ def test_the_service_serves_reloads_without_refusing_a_request_and_stops_gracefu
         access = token.json()["access_token"]
         hello = proxied(migrated, "GET", "/helloworld/", headers={"Authorization": f"Bearer {access}"})
         assert hello.status_code == 200, hello.text
+        # docs/operations.md's check on the machine itself: plain HTTP, by address.
+        health = requests.get(f"{migrated.url}/healthz", timeout=10)
+        assert health.json() == {"status": "ok"}
 
         # systemctl reload: every worker replaced, while requests keep being answered.
         before = service.workers()
