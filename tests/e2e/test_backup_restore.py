@@ -46,6 +46,8 @@ def keys() -> dict[str, str]:
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "OAUTHGW_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        # One name for every server below, as in production: the iss and aud of JWTs.
+        "OAUTHGW_ISSUER": "https://gateway.example.com",
         # Every refresh asks the authorization server with the refresh token it issued at
         # login, which the gateway keeps encrypted: a restored session must still open it.
         "OAUTHGW_UPSTREAM_REVERIFY": "always",

@@ -12,7 +12,9 @@ issued before the backup works again and what came after is gone.
 SQLite without Redis in the embedded run, PostgreSQL with Redis in the scale-out run.
 """
 
+import json
 import secrets
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -35,6 +37,19 @@ ROLLING = (
 )
 
 
+def audited(deployment) -> list[str]:
+    """The outcomes in the audit trail, oldest first."""
+    out = deployment.shell(
+        "import json\nfrom oauthgw.models import AuditEvent\n"
+        "print(json.dumps(list(AuditEvent.objects.order_by('pk').values_list('outcome', flat=True))))\n"
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def errors_logged(log: Path) -> list[str]:
+    return [line for line in log.read_text(encoding="utf-8").splitlines() if '"level": "ERROR"' in line]
+
+
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory):
     server = DevAuthorizationServerProcess(tmp_path_factory.mktemp("upstream"), dict.fromkeys(USERS, PASSWORD))
@@ -54,6 +69,8 @@ def test_tokens_and_sessions_of_the_previous_release_survive_the_upgrade_and_a_r
     keys = {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "OAUTHGW_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        # One name for every server below, as in production: the iss and aud of JWTs.
+        "OAUTHGW_ISSUER": "https://gateway.example.com",
         "OAUTHGW_UPSTREAM_REVERIFY": "always",
     }
     (tmp_path / "backups").mkdir()
@@ -85,6 +102,7 @@ def test_tokens_and_sessions_of_the_previous_release_survive_the_upgrade_and_a_r
             assert not current.run_manage("migrate", "--check").returncode, "migrations left unapplied"
 
             # Other instances still run the old code on the new schema until their turn.
+            audited_before = len(audited(current))
             during = login(old_gateway, client, "during")
             during_hello = old_gateway.hello(during["access_token"])
             during_refresh = refresh(old_gateway, client, during)
@@ -92,6 +110,9 @@ def test_tokens_and_sessions_of_the_previous_release_survive_the_upgrade_and_a_r
             old_gateway.stop()
         assert during_hello.status_code == 200, ROLLING
         assert during_refresh.status_code == 200, f"{ROLLING}: {during_refresh.text}"
+        # Not only the answers: what the old code writes on the side (the audit trail) still lands.
+        assert audited(current)[audited_before:] == ["issued", "issued"], ROLLING
+        assert errors_logged(tmp_path / "old.log") == [], ROLLING
 
         new_gateway = Gateway(current, tmp_path / "new.log", workers=2)
         try:
