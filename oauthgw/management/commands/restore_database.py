@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.backups import BackupError, database_restore
+from oauthgw.management.backups import BackupError, database_restore
 
 
 class Command(BaseCommand):

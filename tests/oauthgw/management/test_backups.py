@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from oauthgw.backups import BackupError, backup_kind, database_backup, database_restore
+from oauthgw.management.backups import BackupError, backup_kind, database_backup, database_restore
 from oauthgw.models import Application
 
 pytestmark = pytest.mark.django_db(transaction=True)
