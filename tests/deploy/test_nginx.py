@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
-from tests.support.installation import DEPLOY, PUBLIC_HOST, Installation, production_environment
+from tests.support.installation import DEPLOY, PUBLIC_HOST, Installation, production_environment, wait_until
 from tests.support.processes import free_port, wait_for_port
 
 pytestmark = [
@@ -369,6 +369,19 @@ def test_a_silent_connection_and_one_that_trickles_its_headers_are_closed_after_
 
     assert timeout - 1 < results["silent"] < timeout + 2
     assert timeout - 1 < results["trickling"] < timeout + 2
+
+
+def test_the_sites_log_has_the_path_without_its_query_and_the_request_id_the_gateway_logs(nginx):
+    answer = client_from("127.0.0.10", nginx).get(
+        f"https://127.0.0.1:{nginx.https_port}/healthz?access_token=a-token-in-a-url", timeout=30
+    )
+    request_id = answer.headers["X-Request-ID"]
+    log = nginx.directory / "logs" / "oauthgw.access.log"
+    wait_until(lambda: request_id in log.read_text())
+
+    [line] = [line for line in log.read_text().splitlines() if request_id in line]
+    assert '"GET /healthz HTTP/1.1" 200' in line
+    assert "a-token-in-a-url" not in log.read_text()
 
 
 def test_while_the_gateway_does_not_answer_clients_get_the_gateways_503_not_an_html_page(tmp_path, client):
