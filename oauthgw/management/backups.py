@@ -82,11 +82,15 @@ def database_backup(*, destination: Path, using: str = "default") -> Path:
         raise BackupError(f"{destination} exists: a backup never overwrites a file")
     partial = destination.with_name(destination.name + ".partial")
     # Created here, not by the tool: owner-only from the first byte (hashes, ciphertexts,
-    # usernames in the audit trail).
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    # usernames in the audit trail), and by this backup alone (another one taken the same
+    # second fails here).
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         if vendor == SQLITE:
-            _sqlite_backup(connections[using].settings_dict["NAME"], partial)
+            try:
+                _sqlite_backup(connections[using].settings_dict["NAME"], partial)
+            except sqlite3.Error as exc:
+                raise BackupError(f"{connections[using].settings_dict['NAME']}: {exc}") from exc
         else:
             _pg_run(["pg_dump", "--format=custom", f"--file={partial}"], connections[using].settings_dict)
         _sync(partial)
@@ -149,6 +153,8 @@ def database_restore(*, source: Path, replace: bool = False, using: str = "defau
             _sqlite_restore(source, connection.settings_dict["NAME"])
         else:
             _pg_restore(source, using, replace=bool(tables))
+    except sqlite3.Error as exc:
+        raise BackupError(f"{connection.settings_dict['NAME']}: {exc}") from exc
     except BackupError as exc:
         if report.replaced_backup:
             raise BackupError(f"{exc}; what the database held before is in {report.replaced_backup}") from exc
