@@ -174,6 +174,21 @@ def _encrypted_fields() -> Iterator[tuple[type[models.Model], list[str]]]:
             yield model, names
 
 
+def stored_secrets_unreadable(*, using: str = "default") -> list[str]:
+    """``"app_label.Model pk=… field"`` of every stored secret no configured key opens; reads only."""
+    unreadable = []
+    for model, names in _encrypted_fields():
+        label = model._meta.label
+        for row in model._default_manager.using(using).values("pk", *names).order_by("pk").iterator():
+            for name in names:
+                if row[name]:
+                    try:
+                        decrypt(row[name])
+                    except DecryptionError:
+                        unreadable.append(f"{label} pk={row['pk']} {name}")
+    return unreadable
+
+
 def stored_secrets_reencrypt() -> ReencryptionReport:
     """Re-encrypt every stored secret under the newest key; idempotent.
 

@@ -106,6 +106,8 @@ ensure_packages() {
   [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   ((status == 0)) || fail "apt-get install ${wanted[*]} failed"
   [ -x "$glewlwyd" ] || fail "$glewlwyd is missing after installation"
+  # The postinst also enabled the system glewlwyd at boot: the tests start their own.
+  bash "$(dirname "${BASH_SOURCE[0]}")/../disable-boot-services.sh" glewlwyd.service
 }
 
 # --- process checks -----------------------------------------------------------

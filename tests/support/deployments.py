@@ -29,16 +29,33 @@ REDIS = os.environ.get("SCALE_TEST_REDIS", "redis://127.0.0.1:6379/13")
 
 
 class Deployment:
-    """The environment every process of one deployment shares, and its management commands."""
+    """The environment every process of one deployment shares, and its management commands.
 
-    def __init__(self, env: dict, kind: str):
+    ``root`` is the code it runs (this checkout, or an older release's) with ``python``.
+    """
+
+    def __init__(self, env: dict, kind: str, *, root: Path = ROOT, python: str = sys.executable):
         self.env = env
         self.kind = kind
+        self.root = root
+        self.python = python
+
+    def with_code(self, root: Path, python: str) -> "Deployment":
+        """The same database and settings, run by other code (an upgrade, a rollback)."""
+        return Deployment(self.env, self.kind, root=root, python=python)
+
+    def run_manage(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.python, "manage.py", *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
-        )
+        result = self.run_manage(*args)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -84,14 +101,14 @@ class Gateway:
         self._log = log_path.open("w")
         bind = f"127.0.0.1:{self.port}"
         if server == "gunicorn":
-            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"]
+            command = [deployment.python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "gatewayproj.wsgi"]
             server_env = {"GUNICORN_BIND": bind, "GUNICORN_THREADS": str(threads)}
         else:
-            command = [sys.executable, "-m", "gatewayproj.server"]
+            command = [deployment.python, "-m", "gatewayproj.server"]
             server_env = {"GATEWAY_BIND": bind, "GATEWAY_THREADS": str(threads)}
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=deployment.root,
             env={**deployment.env, **(extra_env or {}), **server_env, "WEB_CONCURRENCY": str(workers)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -148,34 +165,56 @@ def _postgres_admin():
     return psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=3)
 
 
-@contextmanager
-def scale_out_deployment(upstream_url: str, **settings: str) -> Iterator[Deployment]:
-    """A fresh PostgreSQL database and an emptied Redis database, migrated."""
-    import redis
+def scratch_database_name(purpose: str = "e2e") -> str:
+    """A new PostgreSQL database name, prefixed with the configured test database's name.
 
-    database = f"oauthgw_e2e_{uuid.uuid4().hex[:8]}"
+    Runs against different test databases (CI's, a developer's) never meet in each
+    other's scratch databases.
+    """
+    configured = os.environ.get("DATABASE_URL", "")
+    prefix = configured.rsplit("/", 1)[-1].split("?", 1)[0] if configured.startswith("postgres") else "oauthgw"
+    return f"{prefix}_{purpose}_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def postgres_database(purpose: str = "e2e") -> Iterator[str]:
+    """A new, empty PostgreSQL database; yields its URL and drops it afterwards."""
+    database = scratch_database_name(purpose)
     with _postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
-    redis.Redis.from_url(REDIS, socket_connect_timeout=3).flushdb()
-    env = _base_env(upstream_url)
-    env.update({"DATABASE_URL": f"{POSTGRES}/{database}", "REDIS_URL": REDIS, **settings})
     try:
-        deployment = Deployment(env, "scale-out")
-        deployment.manage("migrate", "-v0")
-        yield deployment
+        yield f"{POSTGRES}/{database}"
     finally:
         with _postgres_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @contextmanager
-def embedded_deployment(upstream_url: str, directory: Path, **settings: str) -> Iterator[Deployment]:
-    """SQLite in a file of ``directory`` and no Redis: the embedded default, migrated."""
+def scale_out_deployment(upstream_url: str, *, migrate: bool = True, **settings: str) -> Iterator[Deployment]:
+    """A fresh PostgreSQL database and an emptied Redis database, migrated unless ``migrate=False``."""
+    import redis
+
+    redis.Redis.from_url(REDIS, socket_connect_timeout=3).flushdb()
+    with postgres_database() as database_url:
+        env = _base_env(upstream_url)
+        env.update({"DATABASE_URL": database_url, "REDIS_URL": REDIS, **settings})
+        deployment = Deployment(env, "scale-out")
+        if migrate:
+            deployment.manage("migrate", "-v0")
+        yield deployment
+
+
+@contextmanager
+def embedded_deployment(
+    upstream_url: str, directory: Path, *, migrate: bool = True, **settings: str
+) -> Iterator[Deployment]:
+    """SQLite in a file of ``directory`` and no Redis: the embedded default, migrated unless ``migrate=False``."""
     env = _base_env(upstream_url)
     env.pop("REDIS_URL", None)
     env.update({"DATABASE_URL": f"sqlite:///{directory / 'gateway.sqlite3'}", **settings})
     deployment = Deployment(env, "embedded")
-    deployment.manage("migrate", "-v0")
+    if migrate:
+        deployment.manage("migrate", "-v0")
     yield deployment
 
 
@@ -185,10 +224,12 @@ def runs_scale_out() -> bool:
 
 
 @contextmanager
-def deployment_for_this_run(upstream_url: str, directory: Path, **settings: str) -> Iterator[Deployment]:
+def deployment_for_this_run(
+    upstream_url: str, directory: Path, *, migrate: bool = True, **settings: str
+) -> Iterator[Deployment]:
     if runs_scale_out():
-        with scale_out_deployment(upstream_url, **settings) as deployment:
+        with scale_out_deployment(upstream_url, migrate=migrate, **settings) as deployment:
             yield deployment
     else:
-        with embedded_deployment(upstream_url, directory, **settings) as deployment:
+        with embedded_deployment(upstream_url, directory, migrate=migrate, **settings) as deployment:
             yield deployment
