@@ -323,9 +323,13 @@ class Connection(asyncio.Protocol):
             logger.info("request body not received in time from %s", self.peer[0])
             self._refuse(408, "The request body did not arrive in time.")
 
-    def close_unless_answering(self) -> None:
-        """The worker is stopping: a connection without a whole request is closed now."""
-        if not self.holds_request:
+    def close_if_idle(self) -> None:
+        """The worker is stopping: a connection between requests is closed now.
+
+        One whose request is arriving is answered (with ``Connection: close``) if it
+        arrives within its deadlines, which end before the grace period does.
+        """
+        if not self.holds_request and self.phase in (FRESH, IDLE):
             self._close()
 
     def _cut(self) -> None:

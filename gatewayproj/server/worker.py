@@ -110,11 +110,11 @@ class Worker:
         if self.stopping:
             return
         self.stopping = True
-        # No new connections; those without a whole request go now (nothing of theirs has
-        # reached the application); requests in progress are answered, within the grace period.
+        # No new connections; those between requests go now; requests in progress, and those
+        # still arriving within their deadlines, are answered within the grace period.
         self.server.close()
         for connection in self.admission.connections():
-            connection.close_unless_answering()
+            connection.close_if_idle()
         deadline = time.monotonic() + self.config.graceful_timeout
         self._wait_for_requests(deadline)
 
