@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import ngettext
 
+from oauthgw.admin.display import wrappable
 from oauthgw.admin.fields import WriteOnlySecretField
 from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import AuthorizationServerSecretUnreadable
@@ -90,8 +91,18 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     form = AuthorizationServerForm
     change_list_template = "admin/oauthgw/authorizationserver/change_list.html"
     change_form_template = "admin/oauthgw/authorizationserver/change_form.html"
-    list_display = ("name", "token_url", "client_id", "enabled", "timeout", "reverification", "circuit", "client_count")
-    list_filter = ("enabled",)
+    list_display = (
+        "name",
+        "token_endpoint",
+        "client_id",
+        "enabled",
+        "timeout",
+        "reverification",
+        "circuit",
+        "client_count",
+    )
+    # No filter: a deployment has a handful of servers, and the filter's column is
+    # what the list needs to fit a 1366-pixel screen with the navigation open.
     search_fields = ("name", "token_url")
     actions = ("test_connection", "enable_servers", "disable_servers")
 
@@ -101,6 +112,10 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Resource owners record the server by name: renaming would orphan them.
         return ("name", "created", "updated") if obj is not None else ()
+
+    @admin.display(description="token URL", ordering="token_url")
+    def token_endpoint(self, obj):
+        return wrappable(obj.token_url)
 
     @admin.display(description="re-verify at refresh", ordering="reverify")
     def reverification(self, obj):
