@@ -423,6 +423,26 @@ class AuditEvent(models.Model):
         return f"{self.outcome} {self.client_id or '-'} {self.time:%Y-%m-%d %H:%M:%S}"
 
 
+class DeletedClient(models.Model):
+    """A client that was deleted, remembered by its id and name so the audit trail can still name it.
+
+    Audit events record the ``client_id`` a request sent, as text, and outlive the
+    client (``oauthgw.issuing.client_deletion``). The name is kept here, once per
+    deleted client, rather than on every event: the token endpoint writes no
+    more per request, and deleting a client updates no audit row.
+    """
+
+    client_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255)
+    deleted = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "deleted client"
+
+    def __str__(self) -> str:
+        return f"{self.name} (deleted)"
+
+
 class SharedValue(models.Model):
     """A key of the state all gateway processes share when no Redis is configured.
 
