@@ -24,6 +24,7 @@ from oauthgw.admin.application_forms import (
     RotateSecretForm,
     rotate_purpose,
 )
+from oauthgw.admin.client_deletion import ClientDeletionMixin
 from oauthgw.admin.display import count_display, datetime_cell, datetime_display, tokens_display
 from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
 from oauthgw.admin.form_tokens import (
@@ -93,7 +94,7 @@ _WHAT_IT_MAY_DO = ("grant_types", "allowed_scopes", "default_scopes", "can_intro
 _TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
 
 
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
     form = ApplicationForm
     add_form = ApplicationAddForm
     change_form_template = "admin/oauthgw/application/change_form.html"
@@ -114,7 +115,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id", "contact")
     list_select_related = ("authorization_server",)
     readonly_fields = ("client_id", "created", "updated", "last_used", "secret_status", "live_tokens")
-    actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens")
+    actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens", "delete_clients")
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
         ("What it may do", {"fields": _WHAT_IT_MAY_DO}),

@@ -1,20 +1,31 @@
 """The token endpoint's audit trail: read-only, filterable by outcome, client and time."""
 
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.utils.html import format_html
 
 from oauthgw.admin.display import datetime_cell, wrappable
-from oauthgw.models import Application, AuditEvent
+from oauthgw.models import Application, AuditEvent, DeletedClient
+
+
+def _client_ids_named(term: str) -> list[str]:
+    """The client ids of the clients, deleted ones included, whose name contains ``term``."""
+    live = Application.objects.filter(name__icontains=term).values_list("client_id", flat=True)
+    gone = DeletedClient.objects.filter(name__icontains=term).values_list("client_id", flat=True)
+    return [*live, *gone]
 
 
 class ClientFilter(admin.SimpleListFilter):
-    """Registered clients only: the trail also holds whatever ids strangers sent."""
+    """Registered clients, then deleted ones: the trail also holds whatever ids strangers sent."""
 
     title = "client"
     parameter_name = "client_id"
 
     def lookups(self, request, model_admin):
-        return [
-            (client_id, name or client_id) for client_id, name in Application.objects.values_list("client_id", "name")
+        live = sorted(Application.objects.values_list("name", "client_id"), key=lambda row: row[0].lower())
+        gone = sorted(DeletedClient.objects.values_list("name", "client_id"), key=lambda row: row[0].lower())
+        return [(client_id, name) for name, client_id in live] + [
+            (client_id, f"{name} (deleted)") for name, client_id in gone
         ]
 
     def queryset(self, request, queryset):
@@ -27,18 +38,34 @@ class AuditEventAdmin(admin.ModelAdmin):
         "when",
         "outcome_code",
         "status",
-        "client_id",
+        "client",
         "grant_type",
         "sent_username",
         "client_ip",
         "latency_ms",
     )
     list_filter = ("outcome", "grant_type", "time", ClientFilter)
+    # A search also finds the events of the clients, deleted or not, whose name contains the words.
     search_fields = ("client_id", "username", "client_ip")
+    readonly_fields = ("client",)
     date_hierarchy = "time"
     list_per_page = 100
     # The changelist's count query is exact; on a long trail it is the slow part.
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # The name the client has now, or had when it was deleted: events keep only its id.
+        live = Application.objects.filter(client_id=OuterRef("client_id")).values("name")[:1]
+        gone = DeletedClient.objects.filter(client_id=OuterRef("client_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(client_name=Subquery(live), deleted_client_name=Subquery(gone))
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        named = _client_ids_named(term) if term else []
+        if named:
+            results |= queryset.filter(client_id__in=named)
+        return results, may_have_duplicates
 
     @admin.display(description="time", ordering="time")
     def when(self, obj):
@@ -48,6 +75,17 @@ class AuditEventAdmin(admin.ModelAdmin):
     def outcome_code(self, obj):
         # "upstream_unavailable" may wrap after its underscore: the list fits a narrow screen.
         return wrappable(obj.outcome)
+
+    @admin.display(description="client", ordering="client_id")
+    def client(self, obj):
+        name = getattr(obj, "client_name", None)
+        deleted = getattr(obj, "deleted_client_name", None)
+        if name is None and deleted is not None:
+            name = f"{deleted} (deleted)"
+        # An id no client has (a stranger's, a typo) shows as itself.
+        return format_html(
+            '{}<code class="gw-client-id">{}</code>', wrappable(name) if name else "", obj.client_id or "—"
+        )
 
     @admin.display(description="username", ordering="username")
     def sent_username(self, obj):
