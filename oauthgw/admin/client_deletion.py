@@ -50,19 +50,19 @@ def deletion_of(clients) -> Deletion:
 
 def deleted_lines(held: ClientHoldings) -> list[str]:
     """What goes, one line per kind, as the confirmation page says it."""
-    access = f"{count_display(held.access_tokens, 'live access token', 'live access tokens')}: the gateway's APIs"
-    access += " and introspection refuse them from the next call"
+    access = count_display(held.access_tokens, "live access token", "live access tokens")
+    access += ": refused by the gateway's APIs and by introspection from the next call"
     if held.expired_access_tokens:
         access += f" (and {count_display(held.expired_access_tokens, 'expired one', 'expired ones')})"
-    refresh = f"{count_display(held.refresh_tokens, 'usable refresh token', 'usable refresh tokens')}: "
-    refresh += "their users must log in again"
+    refresh = count_display(held.refresh_tokens, "usable refresh token", "usable refresh tokens")
+    refresh += ": no more refreshes, people log in again"
     if held.revoked_refresh_tokens:
         revoked = count_display(held.revoked_refresh_tokens, "revoked one", "revoked ones")
         refresh += f" (and {revoked} kept to recognise a replay)"
     sessions = count_display(held.sessions, "session", "sessions")
     if held.upstream_refresh_tokens:
         kept = count_display(held.upstream_refresh_tokens, "refresh token", "refresh tokens")
-        sessions += f", with the {kept} their authorization server issued, kept encrypted until now"
+        sessions += f", and the {kept} of the authorization server kept for them, encrypted"
     client = ngettext(
         "the client and its secret: a request with its credentials gets 401 invalid_client from the next one "
         "on, in every gateway process",
@@ -75,11 +75,14 @@ def deleted_lines(held: ClientHoldings) -> list[str]:
 
 def kept_lines(held: ClientHoldings, *, names: str) -> list[str]:
     """What stays."""
-    return [
-        f"{count_display(held.audit_events, 'audit event', 'audit events')}: they keep showing the client id "
-        f"and the name ({names}) until purge_audit_events removes them with age",
-        "the admin's history of the client, with this deletion",
-    ]
+    events = ngettext(
+        "%(count)d audit event, which keeps showing the client id and the name (%(names)s) until "
+        "purge_audit_events removes it with age",
+        "%(count)d audit events, which keep showing the client id and the name (%(names)s) until "
+        "purge_audit_events removes them with age",
+        held.audit_events,
+    ) % {"count": held.audit_events, "names": names}
+    return [events, "the admin's history of the client, with this deletion"]
 
 
 def deletion_summary(held: ClientHoldings) -> str:
@@ -128,6 +131,8 @@ class ClientDeletionMixin:
     def render_delete_form(self, request, context):
         deletion = context["deleted_objects"]
         context.update(self._deletion_context(deletion))
+        if not context["perms_lacking"]:
+            context["title"] = "Delete a client"
         return super().render_delete_form(request, context)
 
     def _deletion_context(self, deletion: Deletion) -> dict:

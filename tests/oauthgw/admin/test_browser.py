@@ -342,6 +342,7 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
     visit("/admin/", "#gw-chart svg rect")
     visit("/admin/oauthgw/application/", "#result_list")
     visit(f"/admin/oauthgw/application/{app.pk}/change/", "#application_form")
+    visit(f"/admin/oauthgw/application/{app.pk}/delete/", "#deletion-question")
     visit("/admin/oauthgw/authorizationserver/", "#result_list")
     visit(f"/admin/oauthgw/authorizationserver/{server.pk}/change/", "#authorizationserver_form")
     assert password_grant(gateway, app.client_id, app.raw_secret).status_code == 200
@@ -437,6 +438,27 @@ def test_revoking_all_tokens_of_a_client_shows_the_counts_first(admin_page, gate
     assert not get_access_token_model().objects.filter(application__client_id=client_id).exists()
 
 
+def test_deleting_a_client_from_its_page_stops_its_credentials_and_tokens_and_keeps_its_audit_trail(
+    admin_page, gateway
+):
+    client_id, secret = create_client_in_the_admin(admin_page, gateway, "retired-app")
+    tokens = password_grant(gateway, client_id, secret).json()
+    assert hello(gateway, tokens["access_token"]) == 200
+    admin_page.click("#continue")
+
+    admin_page.click("a.deletelink")
+    expect(admin_page.locator("#deleted-now")).to_contain_text("1 live access token")
+    expect(admin_page.locator("#kept")).to_contain_text("1 audit event")
+    screenshot(admin_page, "delete-client")
+    admin_page.click("#confirm-delete")
+
+    assert "went with it; 1 audit event stays." in admin_page.inner_text("ul.messagelist")
+    assert hello(gateway, tokens["access_token"]) == 401
+    assert password_grant(gateway, client_id, secret).json()["error"] == "invalid_client"
+    admin_page.goto(f"{gateway}/admin/oauthgw/auditevent/?client_id={client_id}")
+    expect(admin_page.locator("#result_list td.field-client").first).to_contain_text("retired-app (deleted)")
+
+
 def test_a_clients_page_charts_its_last_24_hours(admin_page, gateway):
     client_id, _ = create_client_in_the_admin(
         admin_page, gateway, "mobile-app", description="The iOS and Android app.", contact="mobile-team@example.test"
@@ -452,7 +474,7 @@ def test_a_clients_page_charts_its_last_24_hours(admin_page, gateway):
     assert admin_page.inner_text("#gw-issued .gw-number") == str(issued)
     admin_page.click("#gw-issued")
     admin_page.wait_for_url("**/auditevent/?*")
-    assert set(admin_page.locator("#result_list td.field-client_id").all_inner_texts()) == {client_id}
+    assert set(admin_page.locator("#result_list td.field-client .gw-client-id").all_inner_texts()) == {client_id}
 
 
 # --- Read-only pages and the width of the lists --------------------------------------------------

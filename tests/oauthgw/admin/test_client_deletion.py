@@ -67,10 +67,10 @@ def test_the_confirmation_page_counts_what_goes_and_what_stays(admin_client, bus
     assert f"Delete the client retired-app ( {busy_client.client_id} )?" in text
     assert "3 live access tokens" in text
     assert "(and 1 expired one)" in text
-    assert "2 usable refresh tokens" in text
+    assert "2 usable refresh tokens: no more refreshes, people log in again" in text
     assert "(and 1 revoked one kept to recognise a replay)" in text
-    assert "2 sessions, with the 2 refresh tokens their authorization server issued" in text
-    assert "6 audit events: they keep showing the client id and the name (retired-app)" in text
+    assert "2 sessions, and the 2 refresh tokens of the authorization server kept for them, encrypted" in text
+    assert "6 audit events, which keep showing the client id and the name (retired-app)" in text
     assert "This cannot be undone." in text
     assert "upstream-refresh-token" not in response.content.decode()
 
