@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -392,7 +394,7 @@ class UpstreamSession(models.Model):
         indexes = [models.Index(fields=["user", "started"], name="upstreamsession_user_started")]
 
     def __str__(self) -> str:
-        return f"session {str(self.family)[:8]} started {self.started:%Y-%m-%d %H:%M}"
+        return f"session {str(self.family)[:8]} started {self.started.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
     @property
     def has_upstream_refresh_token(self) -> bool:
@@ -420,7 +422,8 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.outcome} {self.client_id or '-'} {self.time:%Y-%m-%d %H:%M:%S}"
+        # The title of its page and of history entries: a plain string, so UTC, said.
+        return f"{self.outcome} {self.client_id or '-'} {self.time.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 class DeletedClient(models.Model):
