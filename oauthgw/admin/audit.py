@@ -1,11 +1,93 @@
-"""The token endpoint's audit trail: read-only, filterable by outcome, client and time."""
+"""The token endpoint's audit trail: read-only, filterable by outcome, result, client and period.
+
+The dashboard's numbers link here with the filters that select exactly the
+events each number counts (``audit_list_query``): the same period, to the
+microsecond, and the same outcomes.
+"""
+
+from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import OuterRef, Subquery
 from django.utils.html import format_html
 
-from oauthgw.admin.display import datetime_cell, wrappable
+from oauthgw.admin.display import datetime_cell, datetime_display, wrappable
 from oauthgw.models import Application, AuditEvent, DeletedClient
+from oauthgw.signals import SUCCESSFUL
+
+ISSUED = "issued"
+FAILED = "failed"
+
+
+def audit_list_query(
+    *, since: datetime, until: datetime, result: str = "", outcome: str = "", client_id: str = ""
+) -> str:
+    """The audit list's query string for the events after ``since`` up to ``until`` (as the dashboard counts)."""
+    params = {"period": f"{since.isoformat()}/{until.isoformat()}"}
+    if result:
+        params["result"] = result
+    if outcome:
+        params["outcome"] = outcome
+    if client_id:
+        params["client_id"] = client_id
+    return urlencode(params)
+
+
+def _period(value: str) -> tuple[datetime, datetime]:
+    """``since/until`` in ISO 8601, both with their offset; ValueError otherwise."""
+    since_text, separator, until_text = value.partition("/")
+    since, until = datetime.fromisoformat(since_text), datetime.fromisoformat(until_text)
+    if not separator or since.tzinfo is None or until.tzinfo is None:
+        raise ValueError(value)
+    return since, until
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    """Events after one moment up to another: what the dashboard's 24 hours were when it was drawn."""
+
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        # No fixed choices (the date filter has those): only the period a link asked
+        # for. A filter without choices is dropped, so a malformed one is listed too,
+        # and refused below rather than ignored.
+        if not self.value():
+            return []
+        try:
+            since, until = _period(self.value())
+        except ValueError:
+            return [(self.value(), self.value())]
+        return [(self.value(), f"{datetime_display(since)} to {datetime_display(until)}")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            since, until = _period(self.value())
+        except ValueError as exc:
+            # The changelist answers it with its "?e=1" page, as for any bad filter.
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset.filter(time__gt=since, time__lte=until)
+
+
+class ResultFilter(admin.SimpleListFilter):
+    """Whether the request got tokens: the dashboard's "issued" and "failed"."""
+
+    title = "result"
+    parameter_name = "result"
+
+    def lookups(self, request, model_admin):
+        return [(ISSUED, "tokens issued"), (FAILED, "failed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == ISSUED:
+            return queryset.filter(outcome__in=SUCCESSFUL)
+        if self.value() == FAILED:
+            return queryset.exclude(outcome__in=SUCCESSFUL)
+        return queryset
 
 
 def _client_ids_named(term: str) -> list[str]:
@@ -44,7 +126,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "client_ip",
         "latency_ms",
     )
-    list_filter = ("outcome", "grant_type", "time", ClientFilter)
+    list_filter = (ResultFilter, "outcome", "grant_type", "time", PeriodFilter, ClientFilter)
     # A search also finds the events of the clients, deleted or not, whose name contains the words.
     search_fields = ("client_id", "username", "client_ip")
     readonly_fields = ("client",)
