@@ -119,6 +119,9 @@ class AuthorizationServer(models.Model):
             raise ValidationError({"reverify_interval": "Give the interval in seconds."})
         if self.reverify != REVERIFY_INTERVAL and self.reverify_interval:
             raise ValidationError({"reverify_interval": "An interval applies only to “when the last answer is older”."})
+        if not self.encrypted_client_secret:
+            # The gateway authenticates itself at the server with it on every password check.
+            raise ValidationError({"client_secret": "Enter the gateway's client secret at this server."})
         self._require_secret_with_a_new_url()
 
     def _require_secret_with_a_new_url(self) -> None:

@@ -22,6 +22,13 @@ from oauthgw.upstream.servers import (
     upstream_config,
 )
 
+SECRET_NEW_HELP = "The gateway's own secret at this server, sent with every password check. Never shown again."
+SECRET_KEPT_HELP = (
+    "The gateway's own secret at this server. One is stored and never shown: leave the field empty to keep it, "
+    "or type a new one to replace it (changing the token URL needs it typed again)."
+)
+SECRET_MISSING_HELP = "No secret is stored for this server: type the gateway's own secret there. Never shown again."
+
 _PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
 
 
@@ -51,11 +58,7 @@ class AuthorizationServerForm(forms.ModelForm):
     token_url = forms.URLField(
         max_length=500, assume_scheme="https", help_text=AuthorizationServer._meta.get_field("token_url").help_text
     )
-    client_secret = WriteOnlySecretField(
-        max_length=255,
-        label="Client secret",
-        help_text="The gateway's own secret at this server. Never shown again; leave empty to keep the stored one.",
-    )
+    client_secret = WriteOnlySecretField(max_length=255, label="Client secret")
 
     class Meta:
         model = AuthorizationServer
@@ -77,6 +80,16 @@ class AuthorizationServerForm(forms.ModelForm):
             "503. A login whose answer carried no refresh token can then refresh only until the server's own "
             "token would expire (its expires_in), else for the interval, else (always) not at all.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["client_secret"]
+        # The help text says what an empty field does for this server: true in every case.
+        # (An empty field with none stored is refused by the model's clean().)
+        if self.instance.encrypted_client_secret:
+            field.help_text = SECRET_KEPT_HELP
+        else:
+            field.help_text = SECRET_NEW_HELP if self.instance.pk is None else SECRET_MISSING_HELP
 
     def clean(self):
         cleaned_data = super().clean()
