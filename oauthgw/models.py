@@ -199,9 +199,9 @@ class Application(AbstractApplication):
         max_length=500,
         blank=True,
         default="",
-        help_text="JWT access tokens only: space-separated aud values the client's tokens may carry (the APIs "
-        "they are for); a token request's RFC 8707 resource must be one of them. Empty means the gateway "
-        "default (OAUTHGW_JWT_AUDIENCE).",
+        help_text="JWT access tokens only: the aud values the client's tokens may carry (the APIs they are for), "
+        "separated by spaces or commas; a token request's RFC 8707 resource must be one of them. Empty means the "
+        "gateway default (OAUTHGW_JWT_AUDIENCE).",
     )
     access_token_lifetime = models.PositiveIntegerField(
         null=True,
@@ -267,7 +267,7 @@ class Application(AbstractApplication):
 
     @property
     def audience_list(self) -> list[str]:
-        return self.audience.split()
+        return token_formats.audience_values(self.audience)
 
     @property
     def allowed_scope_set(self) -> frozenset[str]:
@@ -296,6 +296,8 @@ class Application(AbstractApplication):
             raise ValidationError({"allowed_scopes": f"Unknown scopes: {' '.join(sorted(unknown_scopes))}"})
         if not self.default_scope_set <= self.allowed_scope_set:
             raise ValidationError({"default_scopes": "Default scopes must be among the allowed scopes."})
+        # One form whatever was typed: "a, b", "a,b" and "a b" are stored as "a b".
+        self.audience = " ".join(self.audience_list)
         malformed = [value for value in self.audience_list if not token_formats.is_string_or_uri(value)]
         if malformed:
             raise ValidationError(
