@@ -285,8 +285,14 @@ def delete_with_the_list_action(deployment, gateway, client) -> None:
     assert answer.status_code == 200 and "Deleted 1 client" in answer.text
 
 
+def delete_with_the_management_command(deployment, gateway, client) -> None:
+    deployment.manage("delete_client", client["client_id"], "--no-input")
+
+
 @pytest.mark.parametrize(
-    "delete", [delete_from_the_clients_page, delete_with_the_list_action], ids=["client's page", "list action"]
+    "delete",
+    [delete_from_the_clients_page, delete_with_the_list_action, delete_with_the_management_command],
+    ids=["client's page", "list action", "delete_client"],
 )
 def test_a_deleted_clients_credentials_and_tokens_are_refused_by_every_process_at_once(
     deployment, gateway, client, introspector, delete
