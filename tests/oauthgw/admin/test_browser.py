@@ -311,7 +311,7 @@ def csp_violations(page) -> list[str]:
 
 
 def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_without_a_violation(
-    browser, gateway, django_user_model, dev_upstream
+    browser, gateway, django_user_model, dev_upstream, caplog
 ):
     django_user_model.objects.create_superuser(STAFF, "operator@example.test", STAFF_PASSWORD)
     _seed_a_day_of_traffic()
@@ -324,6 +324,8 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
     page = context.new_page()
     console = []
     page.on("console", lambda message: console.append(message.text))
+    failed_loads = []
+    page.on("response", lambda response: response.status >= 400 and failed_loads.append(response.url))
     found: dict[str, list[str]] = {}
 
     def visit(path: str, ready: str) -> None:
@@ -333,6 +335,7 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
         assert response.headers["content-security-policy"] == POLICY
         found[path] = csp_violations(page)
 
+    visit("/", "#token-url")
     visit("/admin/login/", "#id_username")
     page.fill("#id_username", STAFF)
     page.fill("#id_password", STAFF_PASSWORD)
@@ -353,6 +356,10 @@ def test_the_admin_and_the_api_docs_run_under_the_content_security_policy_withou
 
     assert {path: violations for path, violations in found.items() if violations} == {}
     assert [text for text in console if "Content Security Policy" in text] == []
+    assert failed_loads == []
+    # What Playwright does not report: the icon a browser asks for on its own.
+    not_found = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Not Found")]
+    assert not_found == []
     # The policy is enforced, and the listener would have seen a violation.
     with pytest.raises(PlaywrightError, match="violates the following Content Security Policy"):
         page.add_script_tag(content="window.inlineRan = true;")
