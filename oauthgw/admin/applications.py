@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 from oauth2_provider.models import get_access_token_model
@@ -175,8 +176,9 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
     def live_tokens(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        count = get_access_token_model().objects.filter(application=obj).count()
-        url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?application__id__exact={obj.pk}"
+        # Live ones only, as the label says, and the link lists exactly those.
+        count = get_access_token_model().objects.filter(application=obj, expires__gt=timezone.now()).count()
+        url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?application__id__exact={obj.pk}&state=live"
         return format_html('<a href="{}">{}</a>', url, count_display(count, "access token", "access tokens"))
 
     # --- Forms -------------------------------------------------------------------
