@@ -3,8 +3,8 @@
 The gateway is pytest-django's live server; the resource owners' authorization
 server is the project's development server as a real process. Token requests go
 over real HTTP with ``requests``. The tests also save screenshots of the main
-pages (1280x800) to tests/artifacts/screenshots/; with UPDATE_SCREENSHOTS=1 they
-replace the ones docs/admin.md shows (docs/screenshots/).
+pages (1280x800, and every list at 1366x768 under 1366/) to tests/artifacts/screenshots/;
+with UPDATE_SCREENSHOTS=1 they replace the ones docs/admin.md shows (docs/screenshots/).
 """
 
 import os
@@ -89,8 +89,9 @@ def admin_page(browser, gateway, django_user_model):
 
 
 def screenshot(page, name: str, **kwargs) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), **kwargs)
+    path = SCREENSHOTS / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), **kwargs)
 
 
 def password_grant(gateway: str, client_id: str, secret: str) -> requests.Response:
@@ -268,7 +269,7 @@ def _seed_a_day_of_traffic(client_id: str = "mobile-app") -> None:
 
 
 def test_the_dashboard_audit_and_authorization_servers_pages(admin_page, gateway, dev_upstream):
-    _seed_a_day_of_traffic()
+    _seed_a_day_of_traffic(client_id=ApplicationFactory(name="mobile-app").client_id)
     AuthorizationServer.objects.create(
         name="partner-idp", token_url=dev_upstream, client_id=DEV_AUTH_CLIENT[0], client_secret=DEV_AUTH_CLIENT[1]
     )
@@ -640,7 +641,7 @@ def test_every_list_page_fits_a_1366_by_768_screen_with_the_sidebar_open(admin_p
         admin_page.goto(f"{gateway}{url}")
         assert admin_page.locator("#result_list tbody tr").count() > 0, f"{name}: no rows to measure"
         assert admin_page.locator("#nav-sidebar").is_visible()
-        screenshot(admin_page, f"list-1366-{name}")
+        screenshot(admin_page, f"1366/{name}")
         found = admin_page.evaluate(CLIPPED_CELLS)
         if found:
             clipped[name] = found
