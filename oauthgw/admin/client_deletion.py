@@ -21,7 +21,6 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from oauthgw import token_formats
 from oauthgw.admin.display import count_display
 from oauthgw.issuing.client_deletion import NOTHING_HELD, ClientHoldings, client_delete, client_holdings
 from oauthgw.models import Application, UpstreamSession
@@ -40,7 +39,7 @@ class Deletion:
 
     @property
     def jwt_clients(self) -> list[Application]:
-        return [client for client, _ in self.clients if client.token_format == token_formats.JWT]
+        return [client for client, _ in self.clients if client.issues_jwt]
 
 
 def deletion_of(clients) -> Deletion:

@@ -220,3 +220,14 @@ def test_staff_without_the_delete_permission_see_no_delete_action(client, django
 
     assert "delete_clients" not in client.get(CHANGELIST).content.decode()
     assert client.get(delete_url(busy_client)).status_code == 403
+
+
+def test_deleting_a_jwt_client_says_apis_verifying_alone_accept_its_tokens_until_they_expire(admin_client, make_client):
+    jwt, opaque = make_client(token_format="jwt"), make_client()
+
+    jwt_page = page_text(admin_client.get(delete_url(jwt)))
+    opaque_page = page_text(admin_client.get(delete_url(opaque)))
+
+    note = "APIs that verify JWT access tokens alone, with the published keys, accept the ones already issued"
+    assert note in jwt_page
+    assert note not in opaque_page
