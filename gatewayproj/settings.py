@@ -147,6 +147,8 @@ STORAGES = {
 }
 # Serve straight from the app folders until collectstatic has run.
 WHITENOISE_USE_FINDERS = True
+# Files browsers ask for at the site's root, whatever page they show (/favicon.ico).
+WHITENOISE_ROOT = BASE_DIR / "webroot"
 
 # --- Production: HTTPS only, behind the operator's TLS terminator ------------------
 # DJANGO_SECURE=1 redirects HTTP to HTTPS, marks cookies Secure and sends HSTS

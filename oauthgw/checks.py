@@ -158,10 +158,12 @@ def check_jwt_settings(app_configs, **kwargs):
                 id="oauthgw.E033",
             )
         )
-    if not all(token_formats.is_string_or_uri(value) for value in gateway_settings.JWT_AUDIENCE.split()):
+    if not all(
+        token_formats.is_string_or_uri(value) for value in token_formats.audience_values(gateway_settings.JWT_AUDIENCE)
+    ):
         problems.append(
             Error(
-                "OAUTHGW_JWT_AUDIENCE must be space-separated names without ':' or absolute URIs.",
+                "OAUTHGW_JWT_AUDIENCE must be names without ':' or absolute URIs, separated by spaces or commas.",
                 id="oauthgw.E034",
             )
         )

@@ -10,6 +10,7 @@ name then names that host, as the metadata document fetched there does.
 from django.http import HttpRequest
 from django.urls import reverse
 
+from oauthgw import token_formats
 from oauthgw.conf import gateway_settings
 
 # Where the toolkit's backend hands the issuer to oauthlib's request, among the
@@ -28,4 +29,4 @@ def gateway_issuer(request: HttpRequest) -> str:
 
 def default_audience(issuer: str) -> list[str]:
     """The ``aud`` of JWT access tokens whose client names none: ``OAUTHGW_JWT_AUDIENCE``, else the issuer."""
-    return gateway_settings.JWT_AUDIENCE.split() or [issuer]
+    return token_formats.audience_values(gateway_settings.JWT_AUDIENCE) or [issuer]

@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -117,6 +119,9 @@ class AuthorizationServer(models.Model):
             raise ValidationError({"reverify_interval": "Give the interval in seconds."})
         if self.reverify != REVERIFY_INTERVAL and self.reverify_interval:
             raise ValidationError({"reverify_interval": "An interval applies only to “when the last answer is older”."})
+        if not self.encrypted_client_secret:
+            # The gateway authenticates itself at the server with it on every password check.
+            raise ValidationError({"client_secret": "Enter the gateway's client secret at this server."})
         self._require_secret_with_a_new_url()
 
     def _require_secret_with_a_new_url(self) -> None:
@@ -194,9 +199,9 @@ class Application(AbstractApplication):
         max_length=500,
         blank=True,
         default="",
-        help_text="JWT access tokens only: space-separated aud values the client's tokens may carry (the APIs "
-        "they are for); a token request's RFC 8707 resource must be one of them. Empty means the gateway "
-        "default (OAUTHGW_JWT_AUDIENCE).",
+        help_text="JWT access tokens only: the aud values the client's tokens may carry (the APIs they are for), "
+        "separated by spaces or commas; a token request's RFC 8707 resource must be one of them. Empty means the "
+        "gateway default (OAUTHGW_JWT_AUDIENCE).",
     )
     access_token_lifetime = models.PositiveIntegerField(
         null=True,
@@ -262,7 +267,7 @@ class Application(AbstractApplication):
 
     @property
     def audience_list(self) -> list[str]:
-        return self.audience.split()
+        return token_formats.audience_values(self.audience)
 
     @property
     def allowed_scope_set(self) -> frozenset[str]:
@@ -291,6 +296,8 @@ class Application(AbstractApplication):
             raise ValidationError({"allowed_scopes": f"Unknown scopes: {' '.join(sorted(unknown_scopes))}"})
         if not self.default_scope_set <= self.allowed_scope_set:
             raise ValidationError({"default_scopes": "Default scopes must be among the allowed scopes."})
+        # One form whatever was typed: "a, b", "a,b" and "a b" are stored as "a b".
+        self.audience = " ".join(self.audience_list)
         malformed = [value for value in self.audience_list if not token_formats.is_string_or_uri(value)]
         if malformed:
             raise ValidationError(
@@ -392,7 +399,7 @@ class UpstreamSession(models.Model):
         indexes = [models.Index(fields=["user", "started"], name="upstreamsession_user_started")]
 
     def __str__(self) -> str:
-        return f"session {str(self.family)[:8]} started {self.started:%Y-%m-%d %H:%M}"
+        return f"session {str(self.family)[:8]} started {self.started.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
     @property
     def has_upstream_refresh_token(self) -> bool:
@@ -420,7 +427,28 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.outcome} {self.client_id or '-'} {self.time:%Y-%m-%d %H:%M:%S}"
+        # The title of its page and of history entries: a plain string, so UTC, said.
+        return f"{self.outcome} {self.client_id or '-'} {self.time.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+class DeletedClient(models.Model):
+    """A client that was deleted, remembered by its id and name so the audit trail can still name it.
+
+    Audit events record the ``client_id`` a request sent, as text, and outlive the
+    client (``oauthgw.issuing.client_deletion``). The name is kept here, once per
+    deleted client, rather than on every event: the token endpoint writes no
+    more per request, and deleting a client updates no audit row.
+    """
+
+    client_id = models.CharField(max_length=255, unique=True)
+    name = models.CharField(max_length=255)
+    deleted = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "deleted client"
+
+    def __str__(self) -> str:
+        return f"{self.name} (deleted)"
 
 
 class SharedValue(models.Model):

@@ -25,6 +25,8 @@ TYPES = frozenset({TYP, "application/at+jwt"})
 # (scope too, as every token here has at least one).
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
+# Between audience values: spaces, commas, or both ("a, b", "a b", "a,b").
+_AUDIENCE_SEPARATORS = re.compile(r"[\s,]+")
 _JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 
@@ -32,6 +34,13 @@ _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 def looks_like_jwt(token: str) -> bool:
     """Whether ``token`` has the shape of a JWS in compact form (never true of an opaque value)."""
     return _JWS_COMPACT.fullmatch(token) is not None
+
+
+def audience_values(text: str) -> list[str]:
+    """Audience values as an operator writes them, in the admin, a command or a setting: separated by
+    spaces, commas or both, each once, in the order given. Stored space-separated, as RFC 6749 writes scopes.
+    """
+    return list(dict.fromkeys(value for value in _AUDIENCE_SEPARATORS.split(text) if value))
 
 
 def is_string_or_uri(value: str) -> bool:

@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 from oauth2_provider.models import get_access_token_model
@@ -24,6 +25,7 @@ from oauthgw.admin.application_forms import (
     RotateSecretForm,
     rotate_purpose,
 )
+from oauthgw.admin.client_deletion import ClientDeletionMixin
 from oauthgw.admin.display import count_display, datetime_cell, datetime_display, tokens_display
 from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
 from oauthgw.admin.form_tokens import (
@@ -93,7 +95,7 @@ _WHAT_IT_MAY_DO = ("grant_types", "allowed_scopes", "default_scopes", "can_intro
 _TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
 
 
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
     form = ApplicationForm
     add_form = ApplicationAddForm
     change_form_template = "admin/oauthgw/application/change_form.html"
@@ -114,7 +116,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id", "contact")
     list_select_related = ("authorization_server",)
     readonly_fields = ("client_id", "created", "updated", "last_used", "secret_status", "live_tokens")
-    actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens")
+    actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens", "delete_clients")
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
         ("What it may do", {"fields": _WHAT_IT_MAY_DO}),
@@ -174,8 +176,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     def live_tokens(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        count = get_access_token_model().objects.filter(application=obj).count()
-        url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?application__id__exact={obj.pk}"
+        # Live ones only, as the label says, and the link lists exactly those.
+        count = get_access_token_model().objects.filter(application=obj, expires__gt=timezone.now()).count()
+        url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?application__id__exact={obj.pk}&state=live"
         return format_html('<a href="{}">{}</a>', url, count_display(count, "access token", "access tokens"))
 
     # --- Forms -------------------------------------------------------------------

@@ -1,22 +1,113 @@
-"""The token endpoint's audit trail: read-only, filterable by outcome, client and time."""
+"""The token endpoint's audit trail: read-only, filterable by outcome, result, client and period.
+
+The dashboard's numbers link here with the filters that select exactly the
+events each number counts (``audit_list_query``): the same period, to the
+microsecond, and the same outcomes.
+"""
+
+from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import OuterRef, Subquery
+from django.utils.html import format_html
 
-from oauthgw.admin.display import datetime_cell
-from oauthgw.models import Application, AuditEvent
+from oauthgw.admin.display import datetime_cell, datetime_display, wrappable
+from oauthgw.models import Application, AuditEvent, DeletedClient
+from oauthgw.signals import SUCCESSFUL
+
+ISSUED = "issued"
+FAILED = "failed"
+
+
+def audit_list_query(
+    *, since: datetime, until: datetime, result: str = "", outcome: str = "", client_id: str = ""
+) -> str:
+    """The audit list's query string for the events after ``since`` up to ``until`` (as the dashboard counts)."""
+    params = {"period": f"{since.isoformat()}/{until.isoformat()}"}
+    if result:
+        params["result"] = result
+    if outcome:
+        params["outcome"] = outcome
+    if client_id:
+        params["client_id"] = client_id
+    return urlencode(params)
+
+
+def _period(value: str) -> tuple[datetime, datetime]:
+    """``since/until`` in ISO 8601, both with their offset; ValueError otherwise."""
+    since_text, separator, until_text = value.partition("/")
+    since, until = datetime.fromisoformat(since_text), datetime.fromisoformat(until_text)
+    if not separator or since.tzinfo is None or until.tzinfo is None:
+        raise ValueError(value)
+    return since, until
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    """Events after one moment up to another: what the dashboard's 24 hours were when it was drawn."""
+
+    title = "period"
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        # No fixed choices (the date filter has those): only the period a link asked
+        # for. A filter without choices is dropped, so a malformed one is listed too,
+        # and refused below rather than ignored.
+        if not self.value():
+            return []
+        try:
+            since, until = _period(self.value())
+        except ValueError:
+            return [(self.value(), self.value())]
+        return [(self.value(), f"{datetime_display(since)} to {datetime_display(until)}")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            since, until = _period(self.value())
+        except ValueError as exc:
+            # The changelist answers it with its "?e=1" page, as for any bad filter.
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset.filter(time__gt=since, time__lte=until)
+
+
+class ResultFilter(admin.SimpleListFilter):
+    """Whether the request got tokens: the dashboard's "issued" and "failed"."""
+
+    title = "result"
+    parameter_name = "result"
+
+    def lookups(self, request, model_admin):
+        return [(ISSUED, "tokens issued"), (FAILED, "failed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == ISSUED:
+            return queryset.filter(outcome__in=SUCCESSFUL)
+        if self.value() == FAILED:
+            return queryset.exclude(outcome__in=SUCCESSFUL)
+        return queryset
+
+
+def _client_ids_named(term: str) -> list[str]:
+    """The client ids of the clients, deleted ones included, whose name contains ``term``."""
+    live = Application.objects.filter(name__icontains=term).values_list("client_id", flat=True)
+    gone = DeletedClient.objects.filter(name__icontains=term).values_list("client_id", flat=True)
+    return [*live, *gone]
 
 
 class ClientFilter(admin.SimpleListFilter):
-    """Registered clients only: the trail also holds whatever ids strangers sent."""
+    """Registered clients, then deleted ones: the trail also holds whatever ids strangers sent."""
 
     title = "client"
     parameter_name = "client_id"
 
     def lookups(self, request, model_admin):
-        return [
-            (client_id, name or client_id) for client_id, name in Application.objects.values_list("client_id", "name")
+        live = sorted(Application.objects.values_list("name", "client_id"), key=lambda row: row[0].lower())
+        gone = sorted(DeletedClient.objects.values_list("name", "client_id"), key=lambda row: row[0].lower())
+        return [(client_id, name) for name, client_id in live] + [
+            (client_id, f"{name} (deleted)") for name, client_id in gone
         ]
 
     def queryset(self, request, queryset):
@@ -25,13 +116,38 @@ class ClientFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("when", "outcome_code", "status", "client_id", "grant_type", "username", "client_ip", "latency_ms")
-    list_filter = ("outcome", "grant_type", "time", ClientFilter)
+    list_display = (
+        "when",
+        "outcome_code",
+        "status",
+        "client",
+        "grant_type",
+        "sent_username",
+        "client_ip",
+        "latency_ms",
+    )
+    list_filter = (ResultFilter, "outcome", "grant_type", "time", PeriodFilter, ClientFilter)
+    # A search also finds the events of the clients, deleted or not, whose name contains the words.
     search_fields = ("client_id", "username", "client_ip")
+    readonly_fields = ("client",)
     date_hierarchy = "time"
     list_per_page = 100
     # The changelist's count query is exact; on a long trail it is the slow part.
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # The name the client has now, or had when it was deleted: events keep only its id.
+        live = Application.objects.filter(client_id=OuterRef("client_id")).values("name")[:1]
+        gone = DeletedClient.objects.filter(client_id=OuterRef("client_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(client_name=Subquery(live), deleted_client_name=Subquery(gone))
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        named = _client_ids_named(term) if term else []
+        if named:
+            results |= queryset.filter(client_id__in=named)
+        return results, may_have_duplicates
 
     @admin.display(description="time", ordering="time")
     def when(self, obj):
@@ -40,7 +156,22 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="outcome", ordering="outcome")
     def outcome_code(self, obj):
         # "upstream_unavailable" may wrap after its underscore: the list fits a narrow screen.
-        return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in obj.outcome.split("_")))
+        return wrappable(obj.outcome)
+
+    @admin.display(description="client", ordering="client_id")
+    def client(self, obj):
+        name = getattr(obj, "client_name", None)
+        deleted = getattr(obj, "deleted_client_name", None)
+        if name is None and deleted is not None:
+            name = f"{deleted} (deleted)"
+        # An id no client has (a stranger's, a typo) shows as itself.
+        return format_html(
+            '{}<code class="gw-client-id">{}</code>', wrappable(name) if name else "", obj.client_id or "—"
+        )
+
+    @admin.display(description="username", ordering="username")
+    def sent_username(self, obj):
+        return wrappable(obj.username)
 
     def has_add_permission(self, request):
         return False

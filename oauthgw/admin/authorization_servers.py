@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import ngettext
 
+from oauthgw.admin.display import wrappable
 from oauthgw.admin.fields import WriteOnlySecretField
 from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import AuthorizationServerSecretUnreadable
@@ -20,6 +21,13 @@ from oauthgw.upstream.servers import (
     default_authorization_server,
     upstream_config,
 )
+
+SECRET_NEW_HELP = "The gateway's own secret at this server, sent with every password check. Never shown again."
+SECRET_KEPT_HELP = (
+    "The gateway's own secret at this server. One is stored and never shown: leave the field empty to keep it, "
+    "or type a new one to replace it (changing the token URL needs it typed again)."
+)
+SECRET_MISSING_HELP = "No secret is stored for this server: type the gateway's own secret there. Never shown again."
 
 _PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
 
@@ -50,11 +58,7 @@ class AuthorizationServerForm(forms.ModelForm):
     token_url = forms.URLField(
         max_length=500, assume_scheme="https", help_text=AuthorizationServer._meta.get_field("token_url").help_text
     )
-    client_secret = WriteOnlySecretField(
-        max_length=255,
-        label="Client secret",
-        help_text="The gateway's own secret at this server. Never shown again; leave empty to keep the stored one.",
-    )
+    client_secret = WriteOnlySecretField(max_length=255, label="Client secret")
 
     class Meta:
         model = AuthorizationServer
@@ -77,6 +81,16 @@ class AuthorizationServerForm(forms.ModelForm):
             "token would expire (its expires_in), else for the interval, else (always) not at all.",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["client_secret"]
+        # The help text says what an empty field does for this server: true in every case.
+        # (An empty field with none stored is refused by the model's clean().)
+        if self.instance.encrypted_client_secret:
+            field.help_text = SECRET_KEPT_HELP
+        else:
+            field.help_text = SECRET_NEW_HELP if self.instance.pk is None else SECRET_MISSING_HELP
+
     def clean(self):
         cleaned_data = super().clean()
         # Empty keeps the stored ciphertext as it is: the stored secret is never
@@ -90,8 +104,18 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     form = AuthorizationServerForm
     change_list_template = "admin/oauthgw/authorizationserver/change_list.html"
     change_form_template = "admin/oauthgw/authorizationserver/change_form.html"
-    list_display = ("name", "token_url", "client_id", "enabled", "timeout", "reverification", "circuit", "client_count")
-    list_filter = ("enabled",)
+    list_display = (
+        "name",
+        "token_endpoint",
+        "client_id",
+        "enabled",
+        "timeout",
+        "reverification",
+        "circuit",
+        "client_count",
+    )
+    # No filter: a deployment has a handful of servers, and the filter's column is
+    # what the list needs to fit a 1366-pixel screen with the navigation open.
     search_fields = ("name", "token_url")
     actions = ("test_connection", "enable_servers", "disable_servers")
 
@@ -101,6 +125,10 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Resource owners record the server by name: renaming would orphan them.
         return ("name", "created", "updated") if obj is not None else ()
+
+    @admin.display(description="token URL", ordering="token_url")
+    def token_endpoint(self, obj):
+        return wrappable(obj.token_url)
 
     @admin.display(description="re-verify at refresh", ordering="reverify")
     def reverification(self, obj):

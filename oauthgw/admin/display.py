@@ -4,11 +4,12 @@ Dates follow ``DATETIME_FORMAT`` (gatewayproj/formats/), which Django's own list
 and detail pages use too, so a text built here reads like the column next to it.
 """
 
+import re
 from datetime import UTC, datetime
 
 from django.utils import formats, timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import ngettext
 
 from oauthgw.issuing.bulk_revocation import Revoked
@@ -37,6 +38,20 @@ def datetime_cell(value: datetime | None) -> SafeString | str:
         return NOTHING_SHOWN
     day, _, time = datetime_display(value).partition(" ")
     return format_html('<span class="gw-nowrap">{}</span> <span class="gw-nowrap">{}</span>', day, time)
+
+
+# What separates the parts of an e-mail address, a URL, a dotted or dashed name, an outcome code.
+_SEPARATORS = re.compile(r"(?<=[/@._-])")
+
+
+def wrappable(text: str) -> SafeString:
+    """``text`` that may wrap after its separators (``/ @ . _ -``), where no space lets it wrap.
+
+    For the long identifiers of narrow list columns: ``firstname.lastname@`` on one
+    line and ``customers.example.com`` on the next, rather than a column as wide as
+    the address or a break in the middle of a word.
+    """
+    return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in _SEPARATORS.split(text)))
 
 
 def count_display(count: int, singular: str, plural: str) -> str:

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from oauthgw.admin.display import datetime_display, tokens_display
+from oauthgw.admin.display import datetime_cell, datetime_display, tokens_display, wrappable
 from oauthgw.admin.tokens import has_revoke_permission
 from oauthgw.issuing import lifetimes
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_revoke_for_user
@@ -66,7 +66,15 @@ def session_rows(owner: ResourceOwner) -> list[dict]:
 @admin.register(ResourceOwner)
 class ResourceOwnerAdmin(admin.ModelAdmin):
     change_form_template = "admin/oauthgw/resourceowner/change_form.html"
-    list_display = ("username", "subject", "authorization_server", "first_seen", "last_seen", "tokens", "blocked")
+    list_display = (
+        "owner_username",
+        "subject_id",
+        "authorization_server",
+        "first_seen_at",
+        "last_seen_at",
+        "tokens",
+        "blocked_list",
+    )
     search_fields = ("username", "subject")
     list_filter = ("authorization_server", "blocked", "last_seen")
     readonly_fields = (
@@ -97,10 +105,31 @@ class ResourceOwnerAdmin(admin.ModelAdmin):
     def has_revoke_permission(self, request) -> bool:
         return has_revoke_permission(self, request)
 
+    @admin.display(description="username", ordering="username")
+    def owner_username(self, obj):
+        return wrappable(obj.username)
+
+    @admin.display(description="subject", ordering="subject")
+    def subject_id(self, obj):
+        return wrappable(obj.subject)
+
+    @admin.display(description="first seen", ordering="first_seen")
+    def first_seen_at(self, obj):
+        return datetime_cell(obj.first_seen)
+
+    @admin.display(description="last seen", ordering="last_seen")
+    def last_seen_at(self, obj):
+        return datetime_cell(obj.last_seen)
+
     @admin.display(description="live access tokens", ordering="live_tokens")
     def tokens(self, obj):
         url = reverse("admin:oauth2_provider_accesstoken_changelist") + f"?user__id__exact={obj.user_id}&state=live"
         return format_html('<a href="{}">{}</a>', url, obj.live_tokens)
+
+    @admin.display(description="blocked", ordering="blocked")
+    def blocked_list(self, obj):
+        # Words, not Django's boolean icons: a green tick would read as "fine".
+        return "blocked" if obj.blocked else "no"
 
     @admin.display(description="blocked at the gateway")
     def block_state(self, obj):

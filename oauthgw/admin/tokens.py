@@ -11,7 +11,7 @@ from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 from oauth2_provider import admin as toolkit_admin
 
-from oauthgw.admin.display import count_display, datetime_display
+from oauthgw.admin.display import count_display, datetime_cell, datetime_display, wrappable
 from oauthgw.issuing import lifetimes
 from oauthgw.issuing.bulk_revocation import tokens_revoke
 
@@ -26,7 +26,7 @@ def _resource_owner(token) -> str:
     if token.user_id is None:
         return "— (client credentials)"
     owner = getattr(token.user, "resource_owner", None)
-    return f"{owner} @ {owner.authorization_server}" if owner else token.user.get_username()
+    return wrappable(f"{owner} @ {owner.authorization_server}" if owner else token.user.get_username())
 
 
 class LiveAccessTokenFilter(admin.SimpleListFilter):
@@ -110,7 +110,7 @@ class _TokenAdminMixin:
 
     @admin.display(description="issued", ordering="created")
     def issued(self, obj):
-        return obj.created
+        return datetime_cell(obj.created)
 
     def get_fields(self, request, obj=None):
         return self.detail_fields
@@ -124,9 +124,13 @@ class _TokenAdminMixin:
 
 
 class AccessTokenAdmin(_TokenAdminMixin, toolkit_admin.AccessTokenAdmin):
-    list_display = ("id", "fingerprint", "client", "resource_owner", "scope", "issued", "expires", "state")
+    list_display = ("id", "fingerprint", "client", "resource_owner", "scope", "issued", "expires_at", "state")
     list_filter = (LiveAccessTokenFilter, ("application", ClientListFilter))
-    detail_fields = ("fingerprint", "client", "resource_owner", "scope", "issued", "expires", "state")
+    detail_fields = ("fingerprint", "client", "resource_owner", "scope", "issued", "expires_at", "state")
+
+    @admin.display(description="expires", ordering="expires")
+    def expires_at(self, obj):
+        return datetime_cell(obj.expires)
 
     @admin.display(description="state")
     def state(self, obj):
@@ -148,7 +152,9 @@ class RefreshTokenAdmin(_TokenAdminMixin, toolkit_admin.RefreshTokenAdmin):
 
     @admin.display(description="expires")
     def expires(self, obj):
-        return obj.created + lifetimes.refresh_token_lifetime(obj.application) if obj.application_id else "—"
+        return datetime_cell(
+            obj.created + lifetimes.refresh_token_lifetime(obj.application) if obj.application_id else None
+        )
 
     @admin.display(description="state")
     def state(self, obj):

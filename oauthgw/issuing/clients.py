@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
+from django.db.models import Q
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -60,6 +61,25 @@ def _client_select(connection) -> tuple[str, list[joined_rows.Table]]:
         f"WHERE a.{quote(Application._meta.get_field('client_id').column)} = %s"
     )
     return sql, [client_table, server_table]
+
+
+def client_by_id_or_name(identifier: str) -> Application:
+    """The client an operator names on a command line: by its client id, or by its name (ignoring case).
+
+    Raises ``ValueError`` with a sentence for the operator when no client has it,
+    or when it is one client's id and another's name.
+    """
+    identifier = identifier.strip()
+    matches = list(Application.objects.filter(Q(client_id=identifier) | Q(name__iexact=identifier))[:2])
+    if not matches:
+        raise ValueError(f"No client has the client id or the name {identifier!r}.")
+    if len(matches) > 1:
+        by_id, by_name = sorted(matches, key=lambda client: client.client_id != identifier)
+        raise ValueError(
+            f"{identifier!r} is the client id of {by_id.name!r} and the name of another client "
+            f"(client id {by_name.client_id}): give {by_id.name!r} or {by_name.client_id} instead."
+        )
+    return matches[0]
 
 
 def client_secret_generate() -> str:

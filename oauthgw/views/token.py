@@ -1,12 +1,14 @@
 import logging
 import time
 
+from django.db import IntegrityError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw import grants
 from oauthgw.end_user_address import end_user_address
+from oauthgw.issuing.clients import client_load
 from oauthgw.issuing.refresh import refresh_grant_transaction
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
 from oauthgw.signals import TokenOutcome, outcome_of, token_outcome_noting, token_request_finished
@@ -31,6 +33,8 @@ class TokenView(OAuthEndpointView):
                 # Answered here rather than by the middleware, so audit and metrics still count it.
                 logger.warning("database unavailable during a token request: %s", exc)
                 response = database_unavailable_response(request)
+            except IntegrityError as exc:
+                response = self._client_deleted_meanwhile(request, exc)
             note = noted()
         outcome = outcome_of(response.status_code, response.content, note)
         if response.status_code == 503:
@@ -54,6 +58,18 @@ class TokenView(OAuthEndpointView):
         else:
             _, headers, body, status = self.create_token_response(request)
         return token_endpoint_response(headers, body, status)
+
+    def _client_deleted_meanwhile(self, request, exc: IntegrityError):
+        """invalid_client for a client deleted between its authentication and its token's insert.
+
+        The deletion (``oauthgw.issuing.client_deletion``) commits first and the
+        token then refers to no client. Any other IntegrityError is a fault, and stays one.
+        """
+        _, client_id, _ = describe_token_request(request)
+        if client_load(client_id) is not None:
+            raise exc
+        logger.info("client %s was deleted while its token request was answered", client_id)
+        return oauth_error_response(errors.InvalidClientError())
 
     def _announce(self, request, response, outcome: str, owner: str, address: str, latency: float) -> None:
         grant_type, client_id, username = describe_token_request(request)

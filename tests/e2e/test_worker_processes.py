@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.support.admin_session import AdminSession
+from tests.support.admin_session import AdminSession, form_fields
 from tests.support.deployments import Gateway, deployment_for_this_run
 from tests.support.processes import DevAuthorizationServerProcess
 
@@ -265,6 +265,67 @@ def test_a_replayed_refresh_token_stops_the_familys_access_token_in_every_proces
 
     assert replay.status_code == 401
     assert set(statuses_of_calls(gateway, rotated["access_token"])) == {401}
+
+
+# --- Deleting a client reaches every process ----------------------------------------------
+
+
+def delete_from_the_clients_page(deployment, gateway, client) -> None:
+    staff = AdminSession(gateway.url, STAFF, STAFF_PASSWORD)
+    answer = staff.submit_form(f"/admin/oauthgw/application/{client_pk(deployment, client)}/delete/", {})
+    assert answer.status_code == 200 and answer.url.endswith("/admin/oauthgw/application/"), answer.url
+
+
+def delete_with_the_list_action(deployment, gateway, client) -> None:
+    staff = AdminSession(gateway.url, STAFF, STAFF_PASSWORD)
+    page = staff.run_action("/admin/oauthgw/application/", "delete_clients", [client_pk(deployment, client)])
+    assert "Delete these clients?" in page.text
+    url = f"{gateway.url}/admin/oauthgw/application/"
+    answer = staff.http.post(url, data=form_fields(page.text), headers={"Referer": url}, timeout=30)
+    assert answer.status_code == 200 and "Deleted 1 client" in answer.text
+
+
+def delete_with_the_management_command(deployment, gateway, client) -> None:
+    deployment.manage("delete_client", client["client_id"], "--no-input")
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [delete_from_the_clients_page, delete_with_the_list_action, delete_with_the_management_command],
+    ids=["client's page", "list action", "delete_client"],
+)
+def test_a_deleted_clients_credentials_and_tokens_are_refused_by_every_process_at_once(
+    deployment, gateway, client, introspector, delete
+):
+    machine = gateway.token(client, grant_type="client_credentials").json()["access_token"]
+    person = login(gateway, client)
+    for token in (machine, person["access_token"]):
+        assert set(statuses_of_calls(gateway, token)) == {200}
+        assert active(gateway, introspector, token)
+    pk = client_pk(deployment, client)
+    name = deployment.shell(
+        f"from oauthgw.models import Application; print(Application.objects.get(pk={pk}).name)"
+    ).strip()
+
+    delete(deployment, gateway, client)
+
+    for token in (machine, person["access_token"]):
+        assert set(statuses_of_calls(gateway, token)) == {401}
+        assert not active(gateway, introspector, token)
+    for form in (
+        {"grant_type": "client_credentials"},
+        {"grant_type": "refresh_token", "refresh_token": person["refresh_token"]},
+    ):
+        refused = [gateway.token(client, **form) for _ in range(CALLS)]
+        assert {(answer.status_code, answer.json()["error"]) for answer in refused} == {(401, "invalid_client")}
+    remains = deployment.shell(
+        "from oauthgw.models import Application, AuditEvent, DeletedClient, UpstreamSession\n"
+        f"client_id = {client['client_id']!r}\n"
+        "print(Application.objects.filter(client_id=client_id).count(), UpstreamSession.objects.filter(client_id="
+        f"{pk}).count(), AuditEvent.objects.filter(client_id=client_id, outcome='issued').count(), "
+        "DeletedClient.objects.get(client_id=client_id).name)\n"
+    ).split()
+    assert remains == ["0", "0", "2", name]
 
 
 # --- Limits count across processes ------------------------------------------------------

@@ -143,6 +143,7 @@ def test_an_issuer_that_is_no_http_url_is_e033(settings, issuer):
 def test_an_audience_with_a_colon_that_is_no_uri_is_e034(settings):
     assert "oauthgw.E034" in jwt_problem_ids(settings, JWT_AUDIENCE="9:orders")
     assert "oauthgw.E034" not in jwt_problem_ids(settings, JWT_AUDIENCE="orders-api https://stock.example")
+    assert "oauthgw.E034" not in jwt_problem_ids(settings, JWT_AUDIENCE="orders-api,https://stock.example")
 
 
 def test_no_configured_issuer_is_a_deploy_warning_w006(settings):

@@ -27,7 +27,9 @@ class Command(BaseCommand):
             help="opaque (default: APIs ask the gateway) or jwt (RFC 9068: APIs verify tokens alone)",
         )
         parser.add_argument(
-            "--audience", default="", help="comma-separated aud values of its JWT access tokens; default: the gateway's"
+            "--audience",
+            default="",
+            help="aud values of its JWT access tokens, separated by commas or spaces; default: the gateway's",
         )
         parser.add_argument(
             "--json", action="store_true", dest="as_json", help='print {"client_id": ..., "client_secret": ...}'
@@ -43,7 +45,7 @@ class Command(BaseCommand):
                 default_scopes=None if default_scopes is None else _split(default_scopes),
                 can_introspect=options["can_introspect"],
                 token_format=options["token_format"],
-                audience=_split(options["audience"]),
+                audience=token_formats.audience_values(options["audience"]),
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

@@ -449,7 +449,8 @@ def test_a_clients_page_shows_its_own_last_24_hours(admin_client, make_client, c
     assert "Usage, last 24 hours" in page
     assert '<span class="gw-number">1</span><span class="gw-label">tokens issued</span>' in page
     assert '<span class="gw-number">1</span><span class="gw-label">failed requests</span>' in page
-    assert f"/admin/oauthgw/auditevent/?client_id={app.client_id}&amp;outcome=issued" in page
+    # Which events each number links to: tests/oauthgw/admin/test_audit_and_dashboard.py.
+    assert f"result=issued&amp;client_id={app.client_id}" in page
     assert 'id="gw-chart-data"' in page
 
 
@@ -482,6 +483,19 @@ def test_the_token_format_can_be_switched_on_the_change_page(admin_client, make_
     app.refresh_from_db()
     assert app.token_format == "jwt"
     assert LogEntry.objects.get().get_change_message() == "Changed Token format."
+
+
+def test_audiences_typed_with_commas_are_stored_as_the_command_stores_them(admin_client, make_client):
+    app = make_client(token_format="jwt")
+
+    admin_client.post(
+        reverse("admin:oauthgw_application_change", args=[app.pk]),
+        change_form(app, audience="https://orders.example,  https://stock.example,"),
+    )
+
+    app.refresh_from_db()
+    assert app.audience == "https://orders.example https://stock.example"
+    assert app.audience_list == ["https://orders.example", "https://stock.example"]
 
 
 def test_an_audience_with_a_colon_that_is_no_uri_is_refused_next_to_the_field(admin_client, make_client):

@@ -7,6 +7,7 @@ import pytest
 import responses
 from cryptography.fernet import Fernet
 from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from oauthgw.models import AuthorizationServer
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/oauthgw/authorizationserver/add/"
 CHANGELIST_URL = "/admin/oauthgw/authorizationserver/"
 SECRET = "upstream-client-secret-value"
+REQUIRED = "Enter the gateway's client secret at this server."
 
 
 def server_form(**overrides) -> dict:
@@ -218,10 +220,44 @@ def test_changing_the_url_with_the_secret_entered_again_sends_it_there(admin_cli
     assert "the-new-url-secret" in base64.b64decode(call.request.headers["Authorization"].split()[1]).decode()
 
 
-def test_a_server_without_a_secret_may_change_its_url_alone(admin_client, db):
+def help_of_the_secret(page) -> str:
+    return str(page.context["adminform"].form.fields["client_secret"].help_text)
+
+
+def test_a_new_server_cannot_be_saved_without_a_secret(admin_client):
+    page = admin_client.get(ADD_URL)
+    response = admin_client.post(ADD_URL, server_form(client_secret=""))
+
+    assert "keep" not in help_of_the_secret(page)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["client_secret"] == [REQUIRED]
+    assert not AuthorizationServer.objects.exists()
+
+
+def test_the_secret_field_says_an_empty_field_keeps_the_stored_secret_only_when_there_is_one(admin_client, server):
+    assert "leave the field empty to keep it" in help_of_the_secret(admin_client.get(change_url(server)))
+
+    AuthorizationServer.objects.filter(pk=server.pk).update(encrypted_client_secret="")
+
+    assert help_of_the_secret(admin_client.get(change_url(server))).startswith("No secret is stored")
+
+
+def test_a_server_saved_without_a_secret_before_is_given_one_when_it_is_next_changed(admin_client, db):
     server = AuthorizationServer.objects.create(name="open", token_url="https://open.test/token", client_id="gw")
 
-    response = admin_client.post(change_url(server), server_form(name="open", token_url=NEW_URL, client_secret=""))
+    refused = admin_client.post(change_url(server), server_form(name="open", token_url=NEW_URL, client_secret=""))
+    saved = admin_client.post(change_url(server), server_form(name="open", token_url=NEW_URL, client_secret="s3cret"))
 
-    assert response.status_code == 302
-    assert AuthorizationServer.objects.get(pk=server.pk).token_url == NEW_URL
+    assert refused.context["adminform"].form.errors["client_secret"] == [REQUIRED]
+    assert saved.status_code == 302
+    server.refresh_from_db()
+    assert (server.token_url, server.client_secret) == (NEW_URL, "s3cret")
+
+
+def test_a_server_without_a_secret_is_refused_by_its_validation_too(db):
+    server = AuthorizationServer(name="open", token_url="https://open.test/token", client_id="gw")
+
+    with pytest.raises(ValidationError) as refused:
+        server.full_clean()
+
+    assert refused.value.message_dict["client_secret"] == [REQUIRED]

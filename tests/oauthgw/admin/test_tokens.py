@@ -1,10 +1,14 @@
 """Token admins: listed by client and resource owner, never the token, revocable."""
 
+import html
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.oauthgw.admin.conftest import messages_of
@@ -110,3 +114,21 @@ def test_the_refresh_token_list_shows_state_and_revokes(admin_client, password_t
 def test_the_toolkits_grant_and_id_token_admins_are_gone(admin_client):
     assert admin_client.get("/admin/oauth2_provider/grant/").status_code == 404
     assert admin_client.get("/admin/oauth2_provider/idtoken/").status_code == 404
+
+
+def test_a_clients_live_token_count_links_to_exactly_those_tokens(admin_client, make_client, client_credentials_token):
+    app = make_client()
+    for _ in range(3):
+        client_credentials_token(app.client_id, app.raw_secret)
+    expired = get_access_token_model().objects.filter(application=app).first()
+    expired.expires = timezone.now() - timedelta(minutes=1)
+    expired.save()
+
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+    link = re.search(r'<a href="([^"]+)">(\d+) access tokens</a>', page)
+    listed = admin_client.get(html.unescape(link.group(1))).context["cl"].result_list
+
+    assert int(link.group(2)) == 2
+    assert sorted(token.pk for token in listed) == sorted(
+        get_access_token_model().objects.filter(application=app).exclude(pk=expired.pk).values_list("pk", flat=True)
+    )

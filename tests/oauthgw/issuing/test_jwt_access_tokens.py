@@ -122,6 +122,15 @@ def test_the_gateway_default_audience_is_a_setting(client, post_token, jwt_clien
     assert verified_claims(client, token, audience="https://api.example.com")["aud"] == "https://api.example.com"
 
 
+def test_the_default_audience_setting_may_separate_its_values_with_commas(client, post_token, jwt_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "JWT_AUDIENCE": "https://api.example.com, https://stock.example"}
+
+    token = client_credentials(post_token, jwt_client).json()["access_token"]
+
+    claims = verified_claims(client, token, audience="https://stock.example")
+    assert claims["aud"] == ["https://api.example.com", "https://stock.example"]
+
+
 def test_a_resource_parameter_narrows_the_audience_to_it(client, post_token, make_client):
     app = make_client(token_format="jwt", audience="https://orders.example https://stock.example")
 

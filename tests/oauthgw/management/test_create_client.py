@@ -116,8 +116,16 @@ def test_token_format_jwt_gives_the_client_jwt_access_tokens(post_token):
     assert body["expires_in"] == 300
 
 
-def test_audience_is_comma_separated():
-    create_client("orders", "--token-format", "jwt", "--audience", "https://orders.example, https://stock.example")
+@pytest.mark.parametrize(
+    "audience",
+    [
+        "https://orders.example,https://stock.example",
+        "https://orders.example, https://stock.example",
+        "https://orders.example https://stock.example",
+    ],
+)
+def test_audiences_are_separated_by_commas_or_spaces_and_stored_space_separated(audience):
+    create_client("orders", "--token-format", "jwt", "--audience", audience)
 
     assert Application.objects.get(name="orders").audience == "https://orders.example https://stock.example"
 

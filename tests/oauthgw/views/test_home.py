@@ -24,8 +24,19 @@ def test_every_link_on_the_home_page_answers(client):
 
     answers = {link: client.get(link).status_code for link in links}
 
-    assert len(answers) == 6  # the stylesheet and five pages
+    assert len(answers) == 7  # the stylesheet, the icon and five pages
     assert {link: status for link, status in answers.items() if status >= 400} == {}
+
+
+@pytest.mark.parametrize("page", ["/", "/admin/login/"])
+def test_pages_name_the_icon_browsers_ask_for_at_the_root_which_is_served(client, page):
+    assert '<link rel="icon" href="/favicon.ico">' in client.get(page).content.decode()
+
+    icon = client.get("/favicon.ico")
+
+    assert icon.status_code == 200
+    assert icon["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
 
 
 def test_the_home_page_loads_no_script_and_nothing_from_elsewhere(client):

@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+from oauthgw.issuing.client_deletion import client_delete
 from oauthgw.models import Application, ResourceOwner
+from oauthgw.toolkit.oauth2_validators import GatewayOAuth2Validator
 from tests.oauthgw.conftest import FORM, PASSWORD, TOKEN_URL, USERNAME, basic_authorization
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +107,26 @@ def test_basic_credentials_with_reserved_characters_are_form_decoded(post_token,
     response = post_token(password_form(), app=app)
 
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_deleted_while_its_token_request_runs_gets_invalid_client_not_a_500(
+    post_token, make_client, monkeypatch
+):
+    app = make_client()
+    save = GatewayOAuth2Validator._save_bearer_token
+
+    def deleted_first(self, token, request, *args, **kwargs):
+        # The admin's deletion commits after this request authenticated the client.
+        client_delete(client=Application.objects.get(pk=app.pk))
+        return save(self, token, request, *args, **kwargs)
+
+    monkeypatch.setattr(GatewayOAuth2Validator, "_save_bearer_token", deleted_first)
+
+    response = post_token({"grant_type": "client_credentials"}, app=app)
+
+    assert_error(response, 401, "invalid_client")
+    assert_basic_challenge(response)
 
 
 # --- Resource-owner credentials ---------------------------------------------------------
