@@ -39,10 +39,13 @@ DEFAULTS: dict[str, Any] = {
     # Days an audit event of the token endpoint is kept; `manage.py
     # purge_audit_events` deletes older ones.
     "AUDIT_RETENTION_DAYS": 90,
-    # Circuit breaker per authorization server, its state shared through the cache:
-    # after THRESHOLD consecutive faults the gateway answers 503 at once for
-    # COOLDOWN seconds, then lets one trial request through. 0 disables it.
+    # Circuit breaker per authorization server, its state shared by every process:
+    # when calls for THRESHOLD distinct sources (a username from an address) have
+    # faulted within WINDOW seconds, the breaker probes the upstream, and only if
+    # the probe fails too it answers 503 at once for COOLDOWN seconds, then lets
+    # one trial request through. 0 disables it. oauthgw/upstream/breaker.py has the rules.
     "UPSTREAM_BREAKER_THRESHOLD": 5,
+    "UPSTREAM_BREAKER_WINDOW": 60,
     "UPSTREAM_BREAKER_COOLDOWN": 30,
     # Password-guessing limits (RFC 6749 section 4.3.2, RFC 6819 section 4.4.3.6):
     # failed logins counted in a sliding window of THROTTLE_WINDOW seconds made of
@@ -59,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
     "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
+    # Upstream calls (logins, re-verifications) one address may have waiting at once
+    # in one worker process; more get 429 at once. Each waits in a server thread for
+    # up to UPSTREAM_TIMEOUT, so this keeps one source that the upstream answers
+    # slowly from holding every thread; keep it below the threads per process
+    # (GATEWAY_THREADS). 0: no cap.
+    "THROTTLE_IP_CONCURRENCY": 2,
     # Whether a refresh first asks the default authorization server, with the
     # refresh token it issued at login, whether it still vouches for the resource
     # owner: "never", "always", or a number N (when its last answer is older than

@@ -57,12 +57,22 @@ class AuthorizationServerSecretUnreadable(UpstreamUnavailable):
 
 
 class Throttled(Exception):
-    """Too many recent failures for ``scope``; ``retry_after`` seconds until the next try may go."""
+    """``scope`` is over its limit; ``retry_after`` seconds until the next try may go.
 
-    def __init__(self, scope: str, *, retry_after: int):
-        super().__init__(f"{scope} over its failure limit; retry after {retry_after}s")
+    ``description`` is what the client is told (429 ``slow_down``).
+    """
+
+    def __init__(
+        self,
+        scope: str,
+        *,
+        retry_after: int,
+        description: str = "Too many failed login attempts; try again later.",
+    ):
+        super().__init__(f"{scope} over its limit; retry after {retry_after}s")
         self.scope = scope
         self.retry_after = retry_after
+        self.description = description
 
 
 class ResourceOwnerBlocked(Exception):

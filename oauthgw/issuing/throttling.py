@@ -44,6 +44,23 @@ control or invisible formatting characters are refused before any of this
 (``oauthgw.toolkit.request_checks``). An IPv6 client counts per /64. Identities are stored
 as keyed hashes, never in the clear.
 
+One more limit is not a count of failures but of calls waiting: an address may
+have at most ``THROTTLE_IP_CONCURRENCY`` upstream calls in flight at once in one
+worker process (``upstream_call_slot``); more are refused at once with 429 and
+``Retry-After: 1``. Each call waits in a server thread for up to the upstream
+timeout, so without it one source the upstream answers slowly (an upstream that
+tar-pits failed logins) could hold every thread of the gateway for as long as its
+failure limits allow. It is counted in each process, not in the shared state: the
+threads it protects are the process's own, a process-local count is exact and
+costs no round trip, and nothing is left behind by a worker that dies. Against a
+healthy upstream an address rarely has two calls waiting at once: with answers in
+20 ms, two at a time are a hundred logins a second per process from one address
+(an office behind one NAT address) before any is refused.
+
+The faults of a call are also charged, for the circuit breaker, to its source
+(``fault_source``: the username's skeleton from the address), so one source's
+faults count there once however many there are.
+
 Failed client authentications count nowhere: client secrets are generated with
 about 760 bits, or typed with at least 32 characters, so guessing one is
 hopeless however fast; counting them would let a client with a stale secret lock
@@ -52,8 +69,12 @@ every user behind its address out.
 
 import ipaddress
 import math
+import threading
 import time
 import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -67,6 +88,7 @@ PAIR = "username"  # the username from this address
 USERNAME = "username_everywhere"
 CLIENT_IP = "ip"
 CLIENT = "client"
+CONCURRENT = "ip_concurrent"  # upstream calls of one address in flight in this process
 # Counters a login from an address known for its username does not answer to.
 _LIFTED_AT_A_KNOWN_ADDRESS = frozenset({USERNAME, CLIENT_IP, CLIENT})
 _DAY = 24 * 3600
@@ -247,3 +269,37 @@ def password_limits(*, server_name: str, username: str, client_id: str, client_i
         known_key=known_key,
         now=now,
     )
+
+
+def fault_source(*, username: str, client_ip: str) -> str:
+    """Who an upstream fault is charged to in the circuit breaker: a keyed hash of the username and the address."""
+    return _hashed("source", username_skeleton(username), _normalised_ip(client_ip))
+
+
+_in_flight: Counter[str] = Counter()
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def upstream_call_slot(*, client_ip: str) -> Iterator[None]:
+    """Hold one of the address's places among this process's upstream calls; ``Throttled`` if none is free."""
+    limit = gateway_settings.THROTTLE_IP_CONCURRENCY
+    if limit <= 0:
+        yield
+        return
+    address = _normalised_ip(client_ip)
+    with _in_flight_lock:
+        if _in_flight[address] >= limit:
+            raise Throttled(
+                CONCURRENT,
+                retry_after=1,
+                description="Too many logins from this address at once; try again in a moment.",
+            )
+        _in_flight[address] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight[address] -= 1
+            if not _in_flight[address]:
+                del _in_flight[address]

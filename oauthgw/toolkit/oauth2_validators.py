@@ -57,11 +57,7 @@ def _upstream_errors(request) -> Iterator[None]:
     try:
         yield
     except Throttled as exc:
-        raise SlowDownError(
-            retry_after=exc.retry_after,
-            description="Too many failed login attempts; try again later.",
-            request=request,
-        ) from exc
+        raise SlowDownError(retry_after=exc.retry_after, description=exc.description, request=request) from exc
     except UpstreamUnavailable as exc:
         # An open circuit knows when it will let a request through again.
         retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER

@@ -366,7 +366,7 @@ def refresh_upstream(
 
 @dataclass(frozen=True)
 class UpstreamProbe:
-    """How a token endpoint answered a password-grant request that cannot succeed.
+    """How a token endpoint answered a request that cannot succeed and carries no one's credentials.
 
     ``verdict`` is ``ok`` (it answered like an RFC 6749 token endpoint),
     ``misconfigured`` (it refused the gateway's own client or grant),
@@ -384,31 +384,41 @@ class UpstreamProbe:
         return self.status is not None
 
 
-def _probe_verdict(status: int, body: bytes) -> tuple[str, str, str]:
-    document = _json_object(body) or {}
-    error = document.get("error") if isinstance(document.get("error"), str) else ""
+# The grant type of the liveness probe. Not an absolute URI, so no server can have
+# it registered as an extension grant (RFC 6749 section 4.5): a token endpoint
+# refuses it (400 unsupported_grant_type, section 5.2) from the grant type alone,
+# before it looks up any user, so it answers as fast whatever it thinks of
+# passwords, and an upstream that answers failed logins slowly answers it at once.
+PROBE_GRANT_TYPE = "oauthgw-liveness-probe"
+# What a token endpoint answers about the gateway's own registration, whichever request it was.
+_CLIENT_REFUSED = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def _liveness_verdict(status: int, error: str) -> tuple[str, str]:
+    if status in _REJECTION_STATUSES:
+        if error in _CLIENT_REFUSED:
+            return "misconfigured", "it refused the gateway's client id or secret"
+        return "ok", "it refused a grant type that does not exist, as a token endpoint should"
+    if status == 200:
+        return "unexpected", "it answered 200 to a grant type that does not exist"
+    return "unexpected", f"a token endpoint does not answer HTTP {status}"
+
+
+def _registration_verdict(status: int, error: str) -> tuple[str, str]:
     if status in _REJECTION_STATUSES:
         if error in _MISCONFIGURATION_ERRORS:
-            return "misconfigured", error, "it refused the gateway's client id, secret or grant"
-        return "ok", error, "it refused an incomplete password grant, as a token endpoint should"
+            return "misconfigured", "it refused the gateway's client id, secret or the password grant"
+        return "ok", "it refused an incomplete password grant, as a token endpoint should"
     if status == 200:
-        return "unexpected", error, "it answered 200 to a request without a password"
-    return "unexpected", error, f"a token endpoint does not answer HTTP {status}"
+        return "unexpected", "it answered 200 to a request without a password"
+    return "unexpected", f"a token endpoint does not answer HTTP {status}"
 
 
-def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
-    """Check that ``config`` reaches a token endpoint that accepts the gateway's client.
-
-    Sends an RFC 6749 section 4.3 request for a random username that cannot exist
-    and no password at all, so no real user's credentials ever leave the gateway
-    and nobody's account can be locked by it.
-    """
-    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
-    headers = {}
+def _probe(config: UpstreamConfig, form: dict, verdict_of, max_concurrency: int) -> UpstreamProbe:
     started = time.monotonic()
     deadline = started + config.timeout
     transport = _get_transport(max_concurrency)
-    future = transport.executor.submit(_post_form, config, transport.adapter, form, headers, deadline)
+    future = transport.executor.submit(_post_form, config, transport.adapter, form, {}, deadline)
     try:
         status, body = future.result(timeout=config.timeout)
     except FutureTimeout:
@@ -418,5 +428,35 @@ def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -
         # A body over the size limit did come from somewhere: reachable, but not a token endpoint.
         verdict = "unexpected" if exc.kind == "too_large" else "unreachable"
         return UpstreamProbe(verdict, time.monotonic() - started, detail=str(exc))
-    verdict, error, detail = _probe_verdict(status, body)
+    document = _json_object(body) or {}
+    error = document.get("error") if isinstance(document.get("error"), str) else ""
+    verdict, detail = verdict_of(status, error)
     return UpstreamProbe(verdict, time.monotonic() - started, status=status, error=error, detail=detail)
+
+
+def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Whether a token endpoint answers at ``config``, asked in a way no caller can slow down.
+
+    The circuit breaker's probe and the first half of the admin's connection
+    test: a request with the gateway's client credentials and a grant type no
+    server knows (``PROBE_GRANT_TYPE``), which an RFC 6749 token endpoint refuses
+    before any user lookup. No username or password is sent.
+    """
+    return _probe(config, {"grant_type": PROBE_GRANT_TYPE}, _liveness_verdict, max_concurrency)
+
+
+def probe_client_registration(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Whether the token endpoint at ``config`` accepts the gateway's client and its password grant.
+
+    The second half of the admin's connection test: an RFC 6749 section 4.3
+    request for a random username that cannot exist and no password at all, so
+    no real user's credentials leave the gateway and nobody's account can be
+    locked by it. A server that authenticates the client before it reads the
+    grant (the development server, oauthlib, Keycloak) answers a wrong client
+    secret with ``invalid_client`` here, where a grant type it does not know may
+    be refused before the client is looked at. (Glewlwyd answers an empty 400 to
+    both, right secret or wrong.) It may take as long as a failed login: not for
+    the breaker, which must not wait on what callers can slow down.
+    """
+    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
+    return _probe(config, form, _registration_verdict, max_concurrency)

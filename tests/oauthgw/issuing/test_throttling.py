@@ -18,6 +18,7 @@ from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import SharedValue
 from oauthgw.signals import token_request_finished
 from tests.oauthgw.conftest import PASSWORD, USERNAME
+from tests.support.stub_upstream import StubUpstream
 
 # Shared state is in the database without Redis.
 pytestmark = pytest.mark.django_db
@@ -393,8 +394,132 @@ def test_an_answer_the_input_can_cause_counts_like_a_failure(post_token, upstrea
     assert len(upstream.calls) == calls_before
 
 
+@pytest.mark.parametrize(
+    ("scope", "usernames", "addresses"),
+    [
+        (throttling.PAIR, ["victim"] * 4, ["198.51.100.1"] * 4),
+        (throttling.USERNAME, ["victim"] * 4, [f"198.51.100.{n}" for n in range(4)]),
+        (throttling.CLIENT_IP, [f"user-{n}" for n in range(4)], ["198.51.100.1"] * 4),
+        (throttling.CLIENT, [f"user-{n}" for n in range(4)], [f"198.51.100.{n}" for n in range(4)]),
+    ],
+)
+def test_a_timeout_is_charged_to_each_counter_of_the_request_that_caused_it(
+    post_token, upstream, make_client, clock, settings, scope, usernames, addresses
+):
+    # The upstream answers wrong passwords after the timeout: each timeout is a failure of its username,
+    # address and client, so the limit of whichever of them the requests share stops the next one.
+    names = {
+        throttling.PAIR: "USERNAME_FAILURES",
+        throttling.USERNAME: "USERNAME_CEILING",
+        throttling.CLIENT_IP: "IP_FAILURES",
+        throttling.CLIENT: "CLIENT_FAILURES",
+    }
+    settings.OAUTHGW = {
+        **settings.OAUTHGW,
+        **{f"THROTTLE_{name}": (3 if key == scope else 0) for key, name in names.items()},
+        "UPSTREAM_BREAKER_THRESHOLD": 0,
+        "UPSTREAM_TIMEOUT": 0.1,
+    }
+    app = make_client()
+    upstream.mock.add_callback(responses.POST, upstream.url, callback=lambda request: time.sleep(0.3) or (403, {}, ""))
+    statuses = [
+        login(post_token, app, username=username, password="wrong", address=address).status_code
+        for username, address in zip(usernames, addresses, strict=True)
+    ]
+    time.sleep(0.3)  # the abandoned calls end before the mock goes
+
+    assert statuses == [503, 503, 503, 429]
+
+
+# --- Upstream calls in flight per address, in this process -------------------------------------
+
+
+@pytest.fixture
+def slow_upstream(settings):
+    """A real HTTP upstream that answers ``slow-…`` usernames after a second and knows alice."""
+    stub = StubUpstream({USERNAME: PASSWORD}, slow_seconds=1.0)
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": stub.url, "UPSTREAM_TIMEOUT": 3.0}
+    yield stub
+    stub.close()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_limit(make_client, upstream, clock):
+def test_an_address_holds_at_most_its_share_of_calls_in_flight_and_others_go_on(make_client, slow_upstream, settings):
+    # An upstream that answers this address's wrong passwords slowly: each waits in a server thread.
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 2}
+    app = make_client()
+    outcomes = []
+
+    def guess(n: int) -> None:
+        try:
+            resource_owner_authenticate(client=app, username=f"slow-{n}", password="wrong", client_ip="203.0.113.5")
+            outcomes.append("asked")
+        except Throttled as exc:
+            outcomes.append(exc.scope)
+
+    waiting = [threading.Thread(target=guess, args=(n,)) for n in range(2)]
+    for thread in waiting:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while slow_upstream.count("slow-0") + slow_upstream.count("slow-1") < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    guess(2)  # a third and a fourth from the same address, while two wait
+    guess(3)
+    started = time.monotonic()
+    owner = resource_owner_authenticate(client=app, username=USERNAME, password=PASSWORD, client_ip=OWNER_ADDRESS)
+    owner_waited = time.monotonic() - started
+    for thread in waiting:
+        thread.join(10)
+    guess(4)  # the places are free again
+
+    assert outcomes[:2] == [throttling.CONCURRENT] * 2
+    assert (slow_upstream.count("slow-2"), slow_upstream.count("slow-3")) == (0, 0)
+    assert owner is not None and owner_waited < 0.5
+    assert sorted(outcomes[2:]) == ["asked"] * 3
+
+
+def test_an_ipv6_client_counts_per_64_for_calls_in_flight(settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 1}
+
+    with throttling.upstream_call_slot(client_ip="2001:db8:1:2::1"):
+        with pytest.raises(Throttled) as caught, throttling.upstream_call_slot(client_ip="2001:db8:1:2::ffff"):
+            pass
+        with throttling.upstream_call_slot(client_ip="2001:db8:1:3::1"):
+            pass
+
+    assert caught.value.retry_after == 1
+    assert "at once" in caught.value.description
+
+
+def test_zero_lifts_the_cap_on_calls_in_flight(settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 0}
+
+    with throttling.upstream_call_slot(client_ip="203.0.113.5"), throttling.upstream_call_slot(client_ip="203.0.113.5"):
+        pass
+
+
+def test_calls_in_flight_over_the_cap_are_answered_429_at_once(post_token, make_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 1}
+    app = make_client()
+
+    with throttling.upstream_call_slot(client_ip="203.0.113.5"):
+        response = login(post_token, app, address="203.0.113.5")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    assert response.json() == {
+        "error": "slow_down",
+        "error_description": "Too many logins from this address at once; try again in a moment.",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_limit(
+    make_client, upstream, clock, settings
+):
+    # The failure counters alone (the cap on calls in flight would refuse most of the burst first).
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 0}
     app = make_client()
     calls = []
 
