@@ -43,9 +43,12 @@ def check_gateway_settings(app_configs, **kwargs):
                 id="oauthgw.E005",
             )
         )
-    for name in ("UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE"):
+    for name in ("UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE", "PURGE_INTERVAL", "THROTTLE_IP_CONCURRENCY"):
         if getattr(gateway_settings, name) < 0:
-            problems.append(Error(f"OAUTHGW_{name} must be 0 or more seconds.", id="oauthgw.E006"))
+            problems.append(Error(f"OAUTHGW_{name} must be 0 or more.", id="oauthgw.E006"))
+    for name in ("AUDIT_RETENTION_DAYS", "AUDIT_AGGREGATE_SECONDS", "UPSTREAM_BREAKER_WINDOW"):
+        if getattr(gateway_settings, name) < 1:
+            problems.append(Error(f"OAUTHGW_{name} must be at least 1.", id="oauthgw.E007"))
     return problems
 
 

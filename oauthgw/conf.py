@@ -36,9 +36,16 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOKEN_REQUEST_BYTES": 8192,
     "MAX_USERNAME_LENGTH": 256,
     "MAX_PASSWORD_LENGTH": 1024,
-    # Days an audit event of the token endpoint is kept; `manage.py
-    # purge_audit_events` deletes older ones.
+    # Days an audit event of the token endpoint is kept; older ones are purged
+    # automatically (oauthgw.issuing.retention), or by `manage.py purge_expired`.
     "AUDIT_RETENTION_DAYS": 90,
+    # Failures of requests whose client did not authenticate are counted in one
+    # audit row per source, outcome and interval of this many seconds.
+    "AUDIT_AGGREGATE_SECONDS": 60,
+    # Seconds between automatic purges of expired tokens, ended sessions and
+    # audit events past their retention, run by one process of one instance at a
+    # time (oauthgw.issuing.retention). 0: never automatically.
+    "PURGE_INTERVAL": 3600,
     # Circuit breaker per authorization server, its state shared by every process:
     # when calls for THRESHOLD distinct sources (a username from an address) have
     # faulted within WINDOW seconds, the breaker probes the upstream, and only if

@@ -1,4 +1,8 @@
-"""The token endpoint's audit trail: read-only, filterable by outcome, client and time."""
+"""The token endpoint's audit trail: read-only, filterable by outcome, client and time.
+
+A row may stand for many requests: failures of requests whose client did not
+authenticate are counted per source and interval (``requests``).
+"""
 
 from django.contrib import admin
 from django.utils.html import format_html_join
@@ -25,7 +29,17 @@ class ClientFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("when", "outcome_code", "status", "client_id", "grant_type", "username", "client_ip", "latency_ms")
+    list_display = (
+        "when",
+        "outcome_code",
+        "status",
+        "requests",
+        "client_id",
+        "grant_type",
+        "username",
+        "client_ip",
+        "latency_ms",
+    )
     list_filter = ("outcome", "grant_type", "time", ClientFilter)
     search_fields = ("client_id", "username", "client_ip")
     date_hierarchy = "time"
@@ -36,6 +50,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="time", ordering="time")
     def when(self, obj):
         return datetime_cell(obj.time)
+
+    @admin.display(description="requests", ordering="count")
+    def requests(self, obj):
+        # More than one: the failures of one unauthenticated source in one interval, from this time on.
+        return obj.count
 
     @admin.display(description="outcome", ordering="outcome")
     def outcome_code(self, obj):
@@ -49,5 +68,5 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # Old events go by the retention setting (purge_audit_events), not by hand.
+        # Old events go by the retention setting (purged automatically), not by hand.
         return False

@@ -67,7 +67,6 @@ hopeless however fast; counting them would let a client with a stale secret lock
 every user behind its address out.
 """
 
-import ipaddress
 import math
 import threading
 import time
@@ -82,6 +81,7 @@ from django.utils.crypto import salted_hmac
 
 from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.end_user_address import address_block
 from oauthgw.exceptions import Throttled
 
 PAIR = "username"  # the username from this address
@@ -113,18 +113,6 @@ def _exact_username(username: str) -> str:
     # The known-address mark is for this spelling only (case kept): a look-alike
     # account's success must not vouch for another's address.
     return unicodedata.normalize("NFKC", username).strip()
-
-
-def _normalised_ip(ip: str) -> str:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def _hashed(*parts: str) -> str:
@@ -255,7 +243,7 @@ class PasswordLimits:
 def password_limits(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordLimits:
     """The failure counters a password login of ``username`` from ``client_ip`` via ``client_id`` must pass."""
     skeleton = f"{server_name}\0{username_skeleton(username)}"
-    address = _normalised_ip(client_ip)
+    address = address_block(client_ip)
     counters = (
         _Counter(PAIR, f"{skeleton}\0{address}", gateway_settings.THROTTLE_USERNAME_FAILURES),
         _Counter(USERNAME, skeleton, gateway_settings.THROTTLE_USERNAME_CEILING),
@@ -273,7 +261,7 @@ def password_limits(*, server_name: str, username: str, client_id: str, client_i
 
 def fault_source(*, username: str, client_ip: str) -> str:
     """Who an upstream fault is charged to in the circuit breaker: a keyed hash of the username and the address."""
-    return _hashed("source", username_skeleton(username), _normalised_ip(client_ip))
+    return _hashed("source", username_skeleton(username), address_block(client_ip))
 
 
 _in_flight: Counter[str] = Counter()
@@ -287,7 +275,7 @@ def upstream_call_slot(*, client_ip: str) -> Iterator[None]:
     if limit <= 0:
         yield
         return
-    address = _normalised_ip(client_ip)
+    address = address_block(client_ip)
     with _in_flight_lock:
         if _in_flight[address] >= limit:
             raise Throttled(

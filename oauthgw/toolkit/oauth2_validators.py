@@ -46,7 +46,7 @@ from oauthgw.issuing.clients import client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import Application
-from oauthgw.signals import OWNER_BLOCKED, token_outcome_note
+from oauthgw.signals import OWNER_BLOCKED, token_client_note, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
 from oauthgw.token_verification import InvalidJWT, jwt_access_token_verify
 
@@ -79,7 +79,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         client_id, secret = self._presented_client_credentials(request)
         if not client_id:
             return False
-        return client_secret_matches(self._load_application(client_id, request), secret)
+        client = self._load_application(client_id, request)
+        authenticated = client_secret_matches(client, secret)
+        # For the audit trail: a failure of an unauthenticated request is counted, not written out.
+        token_client_note(registered_id=client.client_id if client is not None else "", authenticated=authenticated)
+        return authenticated
 
     def _presented_client_credentials(self, request) -> tuple[str, str]:
         """(client_id, secret) from the Basic header, else the body; empty when absent or malformed."""

@@ -70,3 +70,17 @@ def test_staff_without_audit_permission_see_no_summary(client, django_user_model
     page = client.get("/admin/").content.decode()
 
     assert "Token endpoint, last 24 hours" not in page
+
+
+def test_a_flood_of_strangers_is_one_row_with_its_count_and_the_index_counts_every_request(
+    admin_client, client_credentials_token
+):
+    for n in range(25):
+        client_credentials_token(f"made-up-{n}", "whatever")
+
+    [event] = admin_client.get(AUDIT).context["cl"].result_list
+    index = admin_client.get("/admin/").content.decode()
+
+    assert (event.outcome, event.count, event.client_id) == ("invalid_client", 25, "")
+    assert '<td class="field-requests">25</td>' in admin_client.get(AUDIT).content.decode()
+    assert '<span class="gw-number">25</span><span class="gw-label">failed requests</span>' in index
