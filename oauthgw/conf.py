@@ -115,7 +115,8 @@ DEFAULTS: dict[str, Any] = {
     # the metadata document always did; set it when the gateway has one public URL.
     "ISSUER": "",
     # The ``aud`` of JWT access tokens for clients that name no audience of their
-    # own. Empty: the issuer ("the APIs behind this gateway").
+    # own. Empty: the issuer. The project (gatewayproj/settings.py) makes it the
+    # identifier of the API it serves, which that API checks (RFC 9068 section 4).
     "JWT_AUDIENCE": "",
     # Seconds a JWT access token lives unless its client sets its own lifetime.
     # Short on purpose: an API that verifies JWTs alone does not see a revocation

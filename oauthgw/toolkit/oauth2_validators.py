@@ -34,6 +34,7 @@ from oauthgw.credentials import authorization, check_credential_characters, pars
 from oauthgw.end_user_address import end_user_address
 from oauthgw.exceptions import (
     CircuitOpen,
+    InvalidJWT,
     MalformedCredentials,
     ResourceOwnerBlocked,
     SlowDownError,
@@ -48,7 +49,7 @@ from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import Application
 from oauthgw.signals import OWNER_BLOCKED, token_client_note, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
-from oauthgw.token_verification import InvalidJWT, jwt_access_token_verify
+from oauthgw.token_verification import jwt_access_token_verify
 
 
 @contextmanager
