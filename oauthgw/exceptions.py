@@ -1,4 +1,4 @@
-"""Every exception of the gateway's own, in one place.
+"""Every exception of the gateway's own, in one place (a module's private control flow aside).
 
 Three kinds. Domain exceptions say what went wrong where it happened (an upstream
 that gave no clear answer, a login over its limit, a secret no key opens, a JWT

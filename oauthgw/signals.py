@@ -1,4 +1,8 @@
-"""The gateway's signal: what happened to a token request, announced once for audit and metrics.
+"""The gateway's signals: what happened to a token request, and to a call to an authorization server.
+
+``upstream_call_finished`` is sent by the upstream client after every login or
+re-verification it forwarded (``server``, ``latency`` in seconds, ``fault``: the
+kind of ``UpstreamUnavailable``, or None for a clear answer), for the metrics.
 
 The token view classifies every response into a ``TokenOutcome`` and sends
 ``token_request_finished``; receivers never see a password, secret or token.
@@ -82,6 +86,8 @@ class TokenOutcome:
 
 # Sent with ``outcome=TokenOutcome`` after every token-endpoint response.
 token_request_finished = Signal()
+# Sent with ``server``, ``latency`` and ``fault`` after every call the upstream client made.
+upstream_call_finished = Signal()
 
 
 def token_outcome_note(outcome: str, *, username: str = "") -> None:

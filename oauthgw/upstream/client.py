@@ -27,12 +27,12 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import quote_plus, urlencode
 
 import requests
-from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import default_headers
 
 from oauthgw.exceptions import UpstreamUnavailable
+from oauthgw.signals import upstream_call_finished
 
 # The upstream said the request itself is wrong; that is the gateway's
 # configuration (its client credentials or grant), not the user's password.
@@ -41,17 +41,6 @@ _REJECTION_STATUSES = frozenset({400, 401, 403})
 _CHUNK_BYTES = 8192
 # What a requests Session sends by default (its compressed encodings, keep-alive).
 _DEFAULT_HEADERS = {**default_headers(), "Accept": "application/json", "User-Agent": "oauthgw"}
-
-# Exported at /metrics (oauthgw.observability.metrics); recorded here, where the call happens.
-UPSTREAM_LATENCY = Histogram(
-    "oauthgw_upstream_request_duration_seconds",
-    "Time until an authorization server answered a password check, or the gateway gave up.",
-    ["server"],
-    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-UPSTREAM_ERRORS = Counter(
-    "oauthgw_upstream_errors", "Password checks without a clear answer, by server and kind.", ["server", "kind"]
-)
 
 
 @dataclass(frozen=True)
@@ -317,6 +306,7 @@ def _exchange(config: UpstreamConfig, form: dict, *, client_ip: str | None, max_
     deadline = started + config.timeout
     transport = _get_transport(max_concurrency)
     future = transport.executor.submit(_post_grant, config, transport.adapter, form, headers, deadline)
+    fault = None
     try:
         try:
             verdict = future.result(timeout=config.timeout)
@@ -324,10 +314,13 @@ def _exchange(config: UpstreamConfig, form: dict, *, client_ip: str | None, max_
             future.cancel()
             raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
     except UpstreamUnavailable as exc:
-        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
+        fault = exc.kind
         raise
     finally:
-        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
+        # Metrics are observability's (oauthgw.observability.metrics): announced, not kept here.
+        upstream_call_finished.send(
+            sender=UpstreamConfig, server=config.name, latency=time.monotonic() - started, fault=fault
+        )
     return replace(verdict, latency=time.monotonic() - started)
 
 

@@ -169,6 +169,4 @@ def test_e035_is_a_serving_check_that_commands_do_not_run(settings):
     settings.DEBUG = False
 
     assert "oauthgw.E035" not in {problem.id for problem in run_checks()}
-    assert "oauthgw.E035" in {
-        problem.id for problem in run_checks(tags=[SERVING], include_deployment_checks=True)
-    }
+    assert "oauthgw.E035" in {problem.id for problem in run_checks(tags=[SERVING], include_deployment_checks=True)}
