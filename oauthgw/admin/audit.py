@@ -1,11 +1,11 @@
 """The token endpoint's audit trail: read-only, filterable by outcome, client and time.
 
 A row may stand for many requests: failures of requests whose client did not
-authenticate are counted per source and interval (``requests``).
+authenticate are counted per source and interval (the outcome says how many).
 """
 
 from django.contrib import admin
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from oauthgw.admin.display import datetime_cell
@@ -29,17 +29,7 @@ class ClientFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = (
-        "when",
-        "outcome_code",
-        "status",
-        "requests",
-        "client_id",
-        "grant_type",
-        "username",
-        "client_ip",
-        "latency_ms",
-    )
+    list_display = ("when", "outcome_code", "status", "client_id", "grant_type", "username", "client_ip", "latency_ms")
     list_filter = ("outcome", "grant_type", "time", ClientFilter)
     search_fields = ("client_id", "username", "client_ip")
     date_hierarchy = "time"
@@ -51,15 +41,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     def when(self, obj):
         return datetime_cell(obj.time)
 
-    @admin.display(description="requests", ordering="count")
-    def requests(self, obj):
-        # More than one: the failures of one unauthenticated source in one interval, from this time on.
-        return obj.count
-
     @admin.display(description="outcome", ordering="outcome")
     def outcome_code(self, obj):
         # "upstream_unavailable" may wrap after its underscore: the list fits a narrow screen.
-        return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in obj.outcome.split("_")))
+        code = format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in obj.outcome.split("_")))
+        if obj.count == 1:
+            return code
+        # The failures of one unauthenticated source in one interval, from this time on.
+        return format_html('{} <span class="gw-count" title="requests">&times;{}</span>', code, obj.count)
 
     def has_add_permission(self, request):
         return False
