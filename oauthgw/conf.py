@@ -69,8 +69,9 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
     "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
-    # Upstream calls (logins, re-verifications) one address may have waiting at once
-    # in one worker process; more get 429 at once. Each waits in a server thread for
+    # Upstream calls (logins, re-verifications) an address may have waiting at once in
+    # one worker process once one of its calls took half UPSTREAM_TIMEOUT or more
+    # (within THROTTLE_WINDOW); more get 429 at once. Each waits in a server thread for
     # up to UPSTREAM_TIMEOUT, so this keeps one source that the upstream answers
     # slowly from holding every thread; keep it below the threads per process
     # (GATEWAY_THREADS). 0: no cap.
