@@ -16,12 +16,11 @@ Three kinds of rows end:
 seconds across every worker process and gateway instance: the first caller of an
 interval claims the run with an atomic ``add`` in the shared state (Redis, or the
 database without it) that expires with the interval; the others find the claim
-and do nothing. A server may call it from a timer of its own; and so that every
-server purges, whatever runs the gateway, the end of each request
-(``request_finished``) lets each process look whether a run is due, at most once
-a minute and in a background thread of its own: no response waits for it, and a
-gateway that serves requests keeps its tables bounded. (One that serves none
-adds no rows either.)
+and do nothing. Two things make each process look whether a run is due, at most
+once a minute, in a background thread of its own so that no response waits for
+it: the end of each request (``request_finished``), whatever server runs the
+gateway; and, for a gateway that is idle for hours, a timer its server may start
+in each worker process (``purge_timer_start``).
 """
 
 import logging
@@ -126,6 +125,34 @@ def _purge_if_due_logged() -> None:
         logger.exception("the purge of expired rows failed")
     finally:
         connections.close_all()
+
+
+_timer_pid: int | None = None
+_timer_stop = threading.Event()  # set by tests only: a server's timer runs as long as its process
+
+
+def purge_timer_start() -> threading.Thread | None:
+    """Look whether a purge is due every ``LOOK_EVERY`` seconds from now on, in this process (once per process).
+
+    For a server to call in each worker process once it is serving; not in a
+    parent that forks workers afterwards (a look opens a database connection).
+    Returns the timer's thread, or None if this process has one already.
+    """
+    global _timer_pid
+    with _look_lock:
+        if _timer_pid == os.getpid():
+            return None
+        _timer_pid = os.getpid()
+    thread = threading.Thread(target=_look_every_minute, name="purge-timer", daemon=True)
+    thread.start()
+    return thread
+
+
+def _look_every_minute() -> None:
+    while True:
+        _look_after_request(None)
+        if _timer_stop.wait(LOOK_EVERY):
+            return
 
 
 def connect_receivers() -> None:

@@ -170,6 +170,28 @@ def test_no_look_when_the_interval_is_zero(client, interval, looks):
     assert AuditEvent.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_servers_timer_looks_without_any_request_once_per_process(interval, monkeypatch):
+    audit_events(100)
+    monkeypatch.setattr(retention, "_in_background", lambda function: function())
+    monkeypatch.setattr(retention, "_next_look", 0.0)
+    monkeypatch.setattr(retention, "_timer_pid", None)
+    monkeypatch.setattr(retention, "_timer_stop", threading.Event())
+
+    timer = retention.purge_timer_start()
+    again = retention.purge_timer_start()
+    try:
+        deadline = time.monotonic() + 10
+        while AuditEvent.objects.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        retention._timer_stop.set()
+        timer.join(10)
+
+    assert not AuditEvent.objects.exists()
+    assert again is None
+
+
 def test_the_command_purges_now_and_says_what(expired_and_live, interval):
     out = StringIO()
 
