@@ -466,8 +466,14 @@ def test_a_slow_address_holds_at_most_its_share_of_calls_in_flight_and_others_go
         except Throttled as exc:
             outcomes.append(exc.scope)
 
+    def guess_in_a_thread(n: int) -> None:
+        try:
+            guess(n)
+        finally:
+            connection.close()
+
     guess(0)  # one slow answer marks the address
-    waiting = [threading.Thread(target=guess, args=(n,)) for n in (1, 2)]
+    waiting = [threading.Thread(target=guess_in_a_thread, args=(n,)) for n in (1, 2)]
     for thread in waiting:
         thread.start()
     deadline = time.monotonic() + 5
@@ -598,6 +604,8 @@ def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_lim
             outcomes.append("asked")
         except Throttled:
             outcomes.append("throttled")
+        finally:
+            connection.close()  # else PostgreSQL cannot drop the test database afterwards
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(32)]
     for thread in threads:
