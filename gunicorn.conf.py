@@ -25,6 +25,8 @@ Every value can be overridden from the environment:
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -72,6 +74,15 @@ def pre_request(worker, req):
 
 
 def on_starting(server):
+    # The checks a server must pass before it answers (the issuer outside debug mode): a
+    # failure stops gunicorn with the report, before any worker starts. In a child process,
+    # so this one never imports the application (a reload must load the code on disk).
+    checked = subprocess.run(
+        [sys.executable, "-c", "from gatewayproj.serving import check_before_serving; check_before_serving()"],
+        check=False,
+    )
+    if checked.returncode:
+        sys.exit(checked.returncode)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(directory, exist_ok=True)
     for name in os.listdir(directory):
@@ -87,3 +98,10 @@ def child_exit(server, worker):
 def on_exit(server):
     if _owns_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def post_worker_init(worker):
+    # Expired rows are purged even while no request comes (oauthgw.issuing.retention).
+    from oauthgw.issuing.retention import purge_timer_start
+
+    purge_timer_start()

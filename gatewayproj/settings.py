@@ -165,10 +165,21 @@ SECURE_HSTS_PRELOAD = _SECURE and env_bool("DJANGO_HSTS_PRELOAD", True)
 if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- The APIs behind the gateway ---------------------------------------------------
+# Each API has an identifier that a JWT access token's aud must name to open it
+# (RFC 9068 section 4): its views' token_audience, which the bearer check reads
+# (oauthgw.resource_server.authentication). An identifier, not an address; an
+# absolute URI (https://api.example.com/helloworld/) also lets a client ask for it
+# with an RFC 8707 resource parameter.
+HELLOWORLD_AUDIENCE = env_str("HELLOWORLD_AUDIENCE") or "helloworld"
+
 # --- OAuth 2.0 -------------------------------------------------------------------
 # The gateway's own keys from OAUTHGW_* variables (oauthgw.conf gives them their types;
 # an OAUTHGW dict here would override them).
 OAUTHGW_ENVIRONMENT = env_prefixed("OAUTHGW_")
+# JWT access tokens of clients that name no audience are for the APIs this project
+# serves, unless OAUTHGW_JWT_AUDIENCE says otherwise.
+OAUTHGW_ENVIRONMENT.setdefault("JWT_AUDIENCE", HELLOWORLD_AUDIENCE)
 # Where gunicorn's workers write their Prometheus samples (set by gunicorn.conf.py).
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -17,17 +18,29 @@ class HelloWorldView(APIView):
     """``GET /helloworld/``: who called, with which client. Needs the ``hello`` scope.
 
     Authentication (bearer token) and the scope permission are the project's DRF
-    defaults; this view only says which scope it needs.
+    defaults; this view only says which scope it needs and which audience a JWT
+    access token must name to open it.
     """
 
     required_scopes = ["hello"]
+
+    @property
+    def token_audience(self) -> str:
+        # RFC 9068 section 4: a JWT access token meant for another API opens nothing here.
+        return settings.HELLOWORLD_AUDIENCE
 
     @extend_schema(
         operation_id="helloworld",
         responses={
             200: _HELLO,
-            400: OpenApiResponse(description="invalid_request: the Bearer header carries no token or a malformed one."),
-            401: OpenApiResponse(description="No token, or an invalid, expired or revoked one (RFC 6750)."),
+            400: OpenApiResponse(
+                description="invalid_request: the Bearer header carries no token or a malformed one, or the token "
+                "is also (or only) sent as an access_token parameter (RFC 6750 section 2, RFC 9700 section 4.3.2)."
+            ),
+            401: OpenApiResponse(
+                description="No token, or an invalid, expired or revoked one, or a JWT whose aud does not name "
+                "this API (RFC 6750, RFC 9068 section 4)."
+            ),
             403: OpenApiResponse(description="insufficient_scope: the token lacks the hello scope."),
         },
     )

@@ -16,8 +16,9 @@ class OauthgwConfig(AppConfig):
 
         from oauthgw import checks  # noqa: F401  (registers the system checks)
         from oauthgw.caching import bearer_cache
-        from oauthgw.issuing import clients
+        from oauthgw.issuing import clients, retention
         from oauthgw.observability import metrics  # noqa: F401  (registers its signal receiver)
 
         bearer_cache.connect_receivers()
         clients.connect_receivers()
+        retention.connect_receivers()

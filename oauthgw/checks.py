@@ -1,4 +1,12 @@
-"""System checks: refuse to start on a configuration that cannot work, say how to fix it."""
+"""System checks: refuse to start on a configuration that cannot work, say how to fix it.
+
+Most run wherever Django runs its checks (``runserver``, ``migrate``, most
+commands). The ones tagged ``SERVING`` decide whether the gateway may answer
+requests at all, so they are deployment checks: ``check --deploy`` reports them,
+a server runs them before it serves (``gatewayproj.serving``), and an operator's
+``migrate`` or ``createsuperuser`` in a shell without the server's whole
+environment is not refused for them.
+"""
 
 from urllib.parse import urlsplit
 
@@ -9,6 +17,9 @@ from oauth2_provider.settings import oauth2_settings
 from oauthgw import encryption, signing_keys, token_formats
 from oauthgw.conf import DEFAULTS, gateway_settings
 from oauthgw.models import ResourceOwner, reverify_after_setting
+
+# The tag of the checks a server must pass before it serves (gatewayproj.serving).
+SERVING = "oauthgw_serving"
 
 
 @register()
@@ -43,9 +54,12 @@ def check_gateway_settings(app_configs, **kwargs):
                 id="oauthgw.E005",
             )
         )
-    for name in ("UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE"):
+    for name in ("UPSTREAM_REVERIFY_GRACE", "SESSION_MAX_AGE", "PURGE_INTERVAL", "THROTTLE_IP_CONCURRENCY"):
         if getattr(gateway_settings, name) < 0:
-            problems.append(Error(f"OAUTHGW_{name} must be 0 or more seconds.", id="oauthgw.E006"))
+            problems.append(Error(f"OAUTHGW_{name} must be 0 or more.", id="oauthgw.E006"))
+    for name in ("AUDIT_RETENTION_DAYS", "AUDIT_AGGREGATE_SECONDS", "UPSTREAM_BREAKER_WINDOW"):
+        if getattr(gateway_settings, name) < 1:
+            problems.append(Error(f"OAUTHGW_{name} must be at least 1.", id="oauthgw.E007"))
     return problems
 
 
@@ -170,15 +184,17 @@ def check_jwt_settings(app_configs, **kwargs):
     return problems
 
 
-@register(Tags.security, deploy=True)
-def check_deploy_issuer(app_configs, **kwargs):
-    if gateway_settings.ISSUER:
+@register(Tags.security, SERVING, deploy=True)
+def check_issuer_configured(app_configs, **kwargs):
+    """Outside debug mode the issuer is configured: it must not follow the Host header a client sends."""
+    if settings.DEBUG or gateway_settings.ISSUER:
         return []
     return [
-        Warning(
-            "OAUTHGW_ISSUER is not set: the issuer and the iss of JWT access tokens follow the host name "
-            "each request came to.",
-            hint="Set OAUTHGW_ISSUER to the gateway's public base URL (https://...), which APIs check iss against.",
-            id="oauthgw.W006",
+        Error(
+            "OAUTHGW_ISSUER is not set: the metadata's issuer and the iss of JWT access tokens would follow "
+            "the Host header of each request, which the client chooses.",
+            hint="Set OAUTHGW_ISSUER to the gateway's public base URL, e.g. OAUTHGW_ISSUER=https://auth.example.com "
+            "(what APIs check iss against), or DJANGO_DEBUG=1 on a developer's machine.",
+            id="oauthgw.E035",
         )
     ]

@@ -36,13 +36,23 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOKEN_REQUEST_BYTES": 8192,
     "MAX_USERNAME_LENGTH": 256,
     "MAX_PASSWORD_LENGTH": 1024,
-    # Days an audit event of the token endpoint is kept; `manage.py
-    # purge_audit_events` deletes older ones.
+    # Days an audit event of the token endpoint is kept; older ones are purged
+    # automatically (oauthgw.issuing.retention), or by `manage.py purge_expired`.
     "AUDIT_RETENTION_DAYS": 90,
-    # Circuit breaker per authorization server, its state shared through the cache:
-    # after THRESHOLD consecutive faults the gateway answers 503 at once for
-    # COOLDOWN seconds, then lets one trial request through. 0 disables it.
+    # Failures of requests whose client did not authenticate are counted in one
+    # audit row per source, outcome and interval of this many seconds.
+    "AUDIT_AGGREGATE_SECONDS": 60,
+    # Seconds between automatic purges of expired tokens, ended sessions and
+    # audit events past their retention, run by one process of one instance at a
+    # time (oauthgw.issuing.retention). 0: never automatically.
+    "PURGE_INTERVAL": 3600,
+    # Circuit breaker per authorization server, its state shared by every process:
+    # when calls for THRESHOLD distinct sources (a username from an address) have
+    # faulted within WINDOW seconds, the breaker probes the upstream, and only if
+    # the probe fails too it answers 503 at once for COOLDOWN seconds, then lets
+    # one trial request through. 0 disables it. oauthgw/upstream/breaker.py has the rules.
     "UPSTREAM_BREAKER_THRESHOLD": 5,
+    "UPSTREAM_BREAKER_WINDOW": 60,
     "UPSTREAM_BREAKER_COOLDOWN": 30,
     # Password-guessing limits (RFC 6749 section 4.3.2, RFC 6819 section 4.4.3.6):
     # failed logins counted in a sliding window of THROTTLE_WINDOW seconds made of
@@ -59,6 +69,13 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FAILURES": 30,
     "THROTTLE_CLIENT_FAILURES": 1000,
     "THROTTLE_KNOWN_ADDRESS_DAYS": 30,
+    # Upstream calls (logins, re-verifications) an address may have waiting at once in
+    # one worker process once one of its calls took half UPSTREAM_TIMEOUT or more
+    # (within THROTTLE_WINDOW); more get 429 at once. Each waits in a server thread for
+    # up to UPSTREAM_TIMEOUT, so this keeps one source that the upstream answers
+    # slowly from holding every thread; keep it below the threads per process
+    # (GATEWAY_THREADS). 0: no cap.
+    "THROTTLE_IP_CONCURRENCY": 2,
     # Whether a refresh first asks the default authorization server, with the
     # refresh token it issued at login, whether it still vouches for the resource
     # owner: "never", "always", or a number N (when its last answer is older than
@@ -99,7 +116,8 @@ DEFAULTS: dict[str, Any] = {
     # the metadata document always did; set it when the gateway has one public URL.
     "ISSUER": "",
     # The ``aud`` of JWT access tokens for clients that name no audience of their
-    # own. Empty: the issuer ("the APIs behind this gateway").
+    # own. Empty: the issuer. The project (gatewayproj/settings.py) makes it the
+    # identifier of the API it serves, which that API checks (RFC 9068 section 4).
     "JWT_AUDIENCE": "",
     # Seconds a JWT access token lives unless its client sets its own lifetime.
     # Short on purpose: an API that verifies JWTs alone does not see a revocation

@@ -1,5 +1,6 @@
 """The end user's IP address (not the OAuth client's), believing X-Forwarded-For only from trusted proxies."""
 
+import ipaddress
 from collections.abc import Mapping
 
 from oauthgw.conf import gateway_settings
@@ -20,3 +21,20 @@ def end_user_address(meta: Mapping[str, str]) -> str:
     if len(hops) < trusted:
         return peer
     return hops[-trusted]
+
+
+def address_block(ip: str) -> str:
+    """What one source's address counts as: an IPv4 address, an IPv6 client's /64 (it owns all of it).
+
+    An IPv4-mapped IPv6 address is its IPv4 address; anything that is not an
+    address is kept as it is.
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

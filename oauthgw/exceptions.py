@@ -1,14 +1,18 @@
-"""Every exception of the gateway's own, in one place.
+"""Every exception of the gateway's own, in one place (a module's private control flow aside).
 
-Two kinds. Domain exceptions say what went wrong where it happened (an upstream
-that gave no clear answer, a login over its limit, a secret no key opens) and
-carry nothing secret in their messages. OAuth errors are oauthlib's error
-classes with the gateway's status codes: what a client is told (RFC 6749
-section 5.2); ``oauthgw.toolkit.responses`` turns them into responses.
+Three kinds. Domain exceptions say what went wrong where it happened (an upstream
+that gave no clear answer, a login over its limit, a secret no key opens, a JWT
+that does not verify) and carry nothing secret in their messages. OAuth errors
+are oauthlib's error classes with the gateway's status codes: what a client of
+the token endpoint is told (RFC 6749 section 5.2); ``oauthgw.toolkit.responses``
+turns them into responses. Bearer-request errors are DRF exceptions: what an API
+behind the gateway answers (RFC 6750 section 3.1), shaped by
+``oauthgw.resource_server.exception_handler``.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 from oauthlib.oauth2.rfc6749 import errors
+from rest_framework import exceptions as api_exceptions
 
 # --- The external authorization server -----------------------------------------------
 
@@ -57,12 +61,22 @@ class AuthorizationServerSecretUnreadable(UpstreamUnavailable):
 
 
 class Throttled(Exception):
-    """Too many recent failures for ``scope``; ``retry_after`` seconds until the next try may go."""
+    """``scope`` is over its limit; ``retry_after`` seconds until the next try may go.
 
-    def __init__(self, scope: str, *, retry_after: int):
-        super().__init__(f"{scope} over its failure limit; retry after {retry_after}s")
+    ``description`` is what the client is told (429 ``slow_down``).
+    """
+
+    def __init__(
+        self,
+        scope: str,
+        *,
+        retry_after: int,
+        description: str = "Too many failed login attempts; try again later.",
+    ):
+        super().__init__(f"{scope} over its limit; retry after {retry_after}s")
         self.scope = scope
         self.retry_after = retry_after
+        self.description = description
 
 
 class ResourceOwnerBlocked(Exception):
@@ -71,6 +85,21 @@ class ResourceOwnerBlocked(Exception):
 
 class MalformedCredentials(ValueError):
     """Client credentials that cannot belong to any client. The message never holds them."""
+
+
+# --- JWT access tokens ----------------------------------------------------------------------
+
+
+class InvalidJWT(Exception):
+    """Not a valid JWT access token of this gateway. The message names the reason, never the token."""
+
+
+class ExpiredJWT(InvalidJWT):
+    """A genuine JWT access token of this gateway whose ``exp`` has passed."""
+
+
+class JWTForAnotherAudience(InvalidJWT):
+    """A genuine JWT access token whose ``aud`` does not name the API it was presented to (RFC 9068 section 4)."""
 
 
 # --- Secrets at rest ----------------------------------------------------------------------
@@ -130,3 +159,36 @@ class InvalidTargetError(errors.OAuth2Error):
 
     error = "invalid_target"
     status_code = 400
+
+
+# --- What APIs behind the gateway answer (RFC 6750 section 3.1) ---------------------------
+
+
+class InvalidBearerRequest(api_exceptions.APIException):
+    """A request that does not present its access token as RFC 6750 allows: 400 ``invalid_request``."""
+
+    status_code = 400
+    default_detail = "The request does not present its access token the way RFC 6750 allows."
+    default_code = "invalid_request"
+
+
+class MalformedBearerToken(InvalidBearerRequest):
+    """``Authorization: Bearer`` with no token or not a b64token (RFC 6750 section 2.1)."""
+
+    default_detail = "The Authorization header must be 'Bearer' followed by one token."
+
+
+class TokenInSeveralPlaces(InvalidBearerRequest):
+    """The access token sent by more than one method (RFC 6750 section 2: exactly one)."""
+
+    default_detail = "Send the access token one way only: in the Authorization header."
+
+
+class TokenInQueryString(InvalidBearerRequest):
+    """An access token in the URL, refused by RFC 9700 section 4.3.2 (the toolkit's ACCESS_TOKEN_TRANSPORT)."""
+
+    default_detail = "Access tokens are not accepted in the URL; send it in the Authorization header."
+
+
+class BackupError(Exception):
+    """A backup or restore that could not be done; the message says why and what to do."""

@@ -407,7 +407,14 @@ class UpstreamSession(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One token-endpoint request and what became of it. Never a password, secret or token."""
+    """A token-endpoint request and what became of it, or ``count`` alike ones. Never a password, secret or token.
+
+    Failures of requests whose client did not authenticate are counted, not
+    written one by one (``oauthgw.observability.audit``): one row per source,
+    outcome and interval, whose ``aggregate_key`` says which, with the first
+    request's time, address and latency. Every other request has a row of its own
+    (``count`` 1, no key).
+    """
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
     client_id = models.CharField(max_length=255, blank=True, default="")
@@ -418,6 +425,9 @@ class AuditEvent(models.Model):
     status = models.PositiveSmallIntegerField()
     client_ip = models.CharField(max_length=64, blank=True, default="")
     latency_ms = models.PositiveIntegerField()
+    # db_default: the previous release, still serving during a rolling upgrade, inserts rows without it.
+    count = models.PositiveIntegerField(default=1, db_default=1)
+    aggregate_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-time"]

@@ -1,9 +1,17 @@
-"""The gateway's signal: what happened to a token request, announced once for audit and metrics.
+"""The gateway's signals: what happened to a token request, and to a call to an authorization server.
+
+``upstream_call_finished`` is sent by the upstream client after every login or
+re-verification it forwarded (``server``, ``latency`` in seconds, ``fault``: the
+kind of ``UpstreamUnavailable``, or None for a clear answer), for the metrics.
 
 The token view classifies every response into a ``TokenOutcome`` and sends
 ``token_request_finished``; receivers never see a password, secret or token.
 Outcomes are named here, once: ``issued``, ``throttled``, ``upstream_unavailable``,
 else the RFC 6749 error code (``invalid_grant``, ``invalid_client``, ...).
+
+Whether the request authenticated its client cannot be read from the response
+either: the validator notes it (``token_client_note``), and it decides how the
+audit trail records a failure (``oauthgw.observability.audit``).
 
 Some outcomes cannot be read from the response, because the client must not
 learn them (a blocked resource owner gets the ``invalid_grant`` of a wrong
@@ -48,7 +56,19 @@ class NotedOutcome:
     username: str = ""
 
 
+@dataclass(frozen=True)
+class NotedClient:
+    """The client a token request named, as its authentication found it."""
+
+    # The id when it names a registered, enabled client; "" otherwise (anyone may send any id).
+    registered_id: str = ""
+    authenticated: bool = False
+
+
+NO_CLIENT = NotedClient()
+
 _noted: ContextVar[NotedOutcome | None] = ContextVar("oauthgw_token_outcome", default=None)
+_noted_client: ContextVar[NotedClient] = ContextVar("oauthgw_token_client", default=NO_CLIENT)
 
 
 @dataclass(frozen=True)
@@ -56,14 +76,18 @@ class TokenOutcome:
     outcome: str
     status: int
     grant_type: str
-    client_id: str
+    client_id: str  # as the request named it
     username: str
     client_ip: str
     latency: float
+    # Whether the request authenticated its client, and whether its client id names a registered one.
+    client: NotedClient = NO_CLIENT
 
 
 # Sent with ``outcome=TokenOutcome`` after every token-endpoint response.
 token_request_finished = Signal()
+# Sent with ``server``, ``latency`` and ``fault`` after every call the upstream client made.
+upstream_call_finished = Signal()
 
 
 def token_outcome_note(outcome: str, *, username: str = "") -> None:
@@ -71,14 +95,26 @@ def token_outcome_note(outcome: str, *, username: str = "") -> None:
     _noted.set(NotedOutcome(outcome, username))
 
 
+def token_client_note(*, registered_id: str, authenticated: bool) -> None:
+    """Say how the client of the token request this thread is answering authenticated (``NotedClient``)."""
+    _noted_client.set(NotedClient(registered_id, authenticated))
+
+
+def token_client_noted() -> NotedClient:
+    """What ``token_client_note`` said during this token request (inside ``token_outcome_noting``)."""
+    return _noted_client.get()
+
+
 @contextmanager
 def token_outcome_noting() -> Iterator[Callable[[], NotedOutcome | None]]:
     """Collect what the policy notes during one token request; yields a reader of the note."""
     reset = _noted.set(None)
+    reset_client = _noted_client.set(NO_CLIENT)
     try:
         yield _noted.get
     finally:
         _noted.reset(reset)
+        _noted_client.reset(reset_client)
 
 
 def outcome_of(status: int, body: bytes, noted: NotedOutcome | None = None) -> str:

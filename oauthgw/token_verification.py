@@ -5,9 +5,10 @@ looks for the token's row, as an external API would (RFC 9068 section 4): the
 header's ``typ`` is ``at+jwt``, its ``kid`` names a published key, its ``alg`` is
 that key's algorithm (so never ``none`` nor an HMAC keyed with a public key), the
 signature holds, the required claims are there, the token has not expired, and
-``iss`` is the configured issuer when there is one. The audience is the
-resource's business: inside the gateway, the RFC 8707 restriction stored with
-the token applies to both formats alike.
+``iss`` is the configured issuer when there is one, and, when the caller names
+one, ``aud`` includes the audience of the API it is presented to (RFC 9068
+section 4; ``oauthgw.resource_server``). The toolkit's paths (introspection, the
+token endpoint's own reads) name none: they serve every API.
 """
 
 import jwt
@@ -15,18 +16,15 @@ from django.utils import timezone
 
 from oauthgw import signing_keys, token_formats
 from oauthgw.conf import gateway_settings
+from oauthgw.exceptions import ExpiredJWT, InvalidJWT, JWTForAnotherAudience
 
 
-class InvalidJWT(Exception):
-    """Not a valid JWT access token of this gateway. The message names the reason, never the token."""
+def jwt_access_token_verify(token: str, *, audience: str | None = None) -> dict:
+    """The claims of ``token`` if it is a valid, unexpired JWT access token signed by a published key; else raise.
 
-
-class ExpiredJWT(InvalidJWT):
-    """A genuine JWT access token of this gateway whose ``exp`` has passed."""
-
-
-def jwt_access_token_verify(token: str) -> dict:
-    """The claims of ``token`` if it is a valid, unexpired JWT access token signed by a published key; else raise."""
+    ``audience``: the API's identifier, which ``aud`` must include (``JWTForAnotherAudience``
+    otherwise; an empty one matches no token). None: any audience.
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -44,11 +42,16 @@ def jwt_access_token_verify(token: str) -> dict:
             key.verifier,
             algorithms=[key.algorithm],
             issuer=issuer,
+            # Checked below, once the signature is known to hold: a forged token is invalid, not misdirected.
             # Expiry is checked below on the gateway's clock (timezone.now), like the token's row.
             options={"require": list(token_formats.REQUIRED_CLAIMS), "verify_aud": False, "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
         raise InvalidJWT(type(exc).__name__) from exc
+    if audience is not None:
+        named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not audience or audience not in named:
+            raise JWTForAnotherAudience("aud does not name this API")
     if not isinstance(claims["exp"], int | float):
         raise InvalidJWT("exp is not a number")
     if claims["exp"] <= timezone.now().timestamp():

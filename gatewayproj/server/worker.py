@@ -62,7 +62,9 @@ class Worker:
             try:
                 self.application = self._load_gateway()
             except SystemExit as exit_:
-                return exit_.code if isinstance(exit_.code, int) else EXIT_CANNOT_START
+                if not isinstance(exit_.code, int):
+                    logger.error("%s", exit_.code)  # the checks' report
+                return EXIT_CANNOT_START
             except Exception:
                 logger.exception("the application cannot start")
                 return EXIT_CANNOT_START
@@ -89,18 +91,19 @@ class Worker:
         return 0
 
     def _load_gateway(self):
+        from gatewayproj.serving import check_before_serving
+
+        # Django's checks and the gateway's serving checks (the issuer): a failure exits.
+        check_before_serving()
         from django.conf import settings
-        from django.core import checks
 
         from gatewayproj.wsgi import application
         from oauthgw.conf import gateway_settings
         from oauthgw.end_user_address import end_user_address
+        from oauthgw.issuing.retention import purge_timer_start
 
-        errors = [message for message in checks.run_checks() if message.is_serious()]
-        if errors:
-            for message in errors:
-                logger.error("system check failed: %s", message)
-            raise SystemExit(EXIT_CANNOT_START)
+        # Expired rows go even while no request comes (requests also look, at most once a minute).
+        purge_timer_start()
         self.config = replace(self.config, max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         self._end_user_address = end_user_address
         self._behind_proxies = gateway_settings.TRUSTED_PROXY_COUNT > 0

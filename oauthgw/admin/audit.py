@@ -2,7 +2,9 @@
 
 The dashboard's numbers link here with the filters that select exactly the
 events each number counts (``audit_list_query``): the same period, to the
-microsecond, and the same outcomes.
+microsecond, and the same outcomes. A row may stand for many requests: failures
+of requests whose client did not authenticate are counted per source and
+interval (the outcome says how many).
 """
 
 from datetime import datetime
@@ -156,7 +158,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="outcome", ordering="outcome")
     def outcome_code(self, obj):
         # "upstream_unavailable" may wrap after its underscore: the list fits a narrow screen.
-        return wrappable(obj.outcome)
+        code = wrappable(obj.outcome)
+        if obj.count == 1:
+            return code
+        # The failures of one unauthenticated source in one interval, from this time on.
+        return format_html('{} <span class="gw-count" title="requests">&times;{}</span>', code, obj.count)
 
     @admin.display(description="client", ordering="client_id")
     def client(self, obj):
@@ -180,5 +186,5 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # Old events go by the retention setting (purge_audit_events), not by hand.
+        # Old events go by the retention setting (purged automatically), not by hand.
         return False

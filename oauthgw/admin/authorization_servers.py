@@ -15,7 +15,12 @@ from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import AuthorizationServerSecretUnreadable
 from oauthgw.models import AuthorizationServer
 from oauthgw.upstream.breaker import breaker_state
-from oauthgw.upstream.client import UpstreamConfig, UpstreamProbe, probe_token_endpoint
+from oauthgw.upstream.client import (
+    UpstreamConfig,
+    UpstreamProbe,
+    probe_client_registration,
+    probe_token_endpoint,
+)
 from oauthgw.upstream.servers import (
     authorization_server_set_enabled,
     default_authorization_server,
@@ -30,6 +35,7 @@ SECRET_KEPT_HELP = (
 SECRET_MISSING_HELP = "No secret is stored for this server: type the gateway's own secret there. Never shown again."
 
 _PROBE_LEVELS = {"ok": messages.SUCCESS, "misconfigured": messages.WARNING, "unexpected": messages.WARNING}
+_CLIENT_REFUSED = "reachable, but refuses the gateway's client id or secret"
 
 
 def reverification_display(after: int | None, grace: int) -> str:
@@ -40,18 +46,43 @@ def reverification_display(after: int | None, grace: int) -> str:
     return f"{text}, {grace} s grace during an outage" if grace else text
 
 
-def probe_message(name: str, probe: UpstreamProbe) -> tuple[int, str]:
-    """The admin message for one test-connection result: never a secret, only what was observed."""
-    latency = f"{probe.latency * 1000:.0f} ms"
-    if not probe.reachable:
-        return messages.ERROR, f"{name}: unreachable after {latency} ({probe.detail})."
+def _observed(probe: UpstreamProbe) -> str:
     answer = f"HTTP {probe.status}" + (f" {probe.error}" if probe.error else "")
-    verdicts = {
-        "ok": "reachable, answers like an RFC 6749 token endpoint",
-        "misconfigured": "reachable, but refuses the gateway's client id or secret",
-        "unexpected": "reachable, but does not answer like a token endpoint",
-    }
-    return _PROBE_LEVELS[probe.verdict], f"{name}: {verdicts[probe.verdict]} ({answer}, {latency}): {probe.detail}."
+    return f"{answer}, {probe.latency * 1000:.0f} ms"
+
+
+def probe_message(name: str, liveness: UpstreamProbe, registration: UpstreamProbe | None) -> tuple[int, str]:
+    """The admin message for one connection test: never a secret, only what was observed.
+
+    ``liveness``: the breaker's probe (a grant type no server knows); ``registration``:
+    an incomplete password grant with the gateway's client, asked only when the first
+    found a token endpoint.
+    """
+    if not liveness.reachable:
+        return messages.ERROR, f"{name}: unreachable after {liveness.latency * 1000:.0f} ms ({liveness.detail})."
+    if liveness.verdict != "ok" or registration is None:
+        verdicts = {
+            "misconfigured": _CLIENT_REFUSED,
+            "unexpected": "reachable, but does not answer like a token endpoint",
+        }
+        return _PROBE_LEVELS[
+            liveness.verdict
+        ], f"{name}: {verdicts[liveness.verdict]} ({_observed(liveness)}): {liveness.detail}."
+    reached = f"{name}: reachable, answers like an RFC 6749 token endpoint ({_observed(liveness)})"
+    if not registration.reachable:
+        return messages.WARNING, (
+            f"{reached}, but a password grant with the gateway's client got no answer "
+            f"({registration.detail}): it may answer failed logins slowly."
+        )
+    if registration.verdict == "misconfigured":
+        return messages.WARNING, f"{name}: {_CLIENT_REFUSED} ({_observed(registration)}): {registration.detail}."
+    if registration.verdict == "unexpected":
+        return messages.WARNING, (
+            f"{reached}, but a password grant with the gateway's client got an answer a token endpoint "
+            f"would not give ({_observed(registration)}): {registration.detail}."
+        )
+    caveat = "" if registration.error else "; it names no error, so a wrong client secret would look the same"
+    return messages.SUCCESS, f"{reached}, and takes the gateway's client ({_observed(registration)}{caveat})."
 
 
 class AuthorizationServerForm(forms.ModelForm):
@@ -172,8 +203,12 @@ class AuthorizationServerAdmin(admin.ModelAdmin):
         return [*urls, *super().get_urls()]
 
     def _probe(self, request, name: str, config: UpstreamConfig) -> None:
-        probe = probe_token_endpoint(config, max_concurrency=gateway_settings.UPSTREAM_MAX_CONCURRENCY)
-        level, text = probe_message(name, probe)
+        concurrency = gateway_settings.UPSTREAM_MAX_CONCURRENCY
+        liveness = probe_token_endpoint(config, max_concurrency=concurrency)
+        registration = None
+        if liveness.verdict == "ok":
+            registration = probe_client_registration(config, max_concurrency=concurrency)
+        level, text = probe_message(name, liveness, registration)
         self.message_user(request, f"{text} Circuit breaker: {breaker_state(name)}.", level)
 
     def _probe_server(self, request, server: AuthorizationServer) -> None:

@@ -451,8 +451,16 @@ def sessions_live_for_user(*, user) -> list[UpstreamSession]:
     )
 
 
-def sessions_purge() -> int:
-    """Delete the sessions whose family has no live refresh token left (and their upstream tokens)."""
+def sessions_purge(*, batch_size: int = 5000) -> int:
+    """Delete the sessions whose family has no live refresh token left (and their upstream tokens).
+
+    In batches (short transactions): on SQLite every delete holds the write lock
+    that token requests wait for.
+    """
     live = get_refresh_token_model().objects.filter(token_family=OuterRef("family"), revoked__isnull=True)
-    deleted, _ = UpstreamSession.objects.filter(~Exists(live)).delete()
+    ended = UpstreamSession.objects.filter(~Exists(live))
+    deleted = 0
+    while batch := list(ended.values_list("pk", flat=True)[:batch_size]):
+        count, _ = UpstreamSession.objects.filter(pk__in=batch).delete()
+        deleted += count
     return deleted

@@ -44,16 +44,41 @@ control or invisible formatting characters are refused before any of this
 (``oauthgw.toolkit.request_checks``). An IPv6 client counts per /64. Identities are stored
 as keyed hashes, never in the clear.
 
+One more limit is not a count of failures but of calls waiting. Each upstream
+call waits in a server thread for up to the upstream timeout, so one source the
+upstream answers slowly (an upstream that tar-pits failed logins) could hold
+every thread of the gateway for as long as its failure limits allow. Once one of
+an address's calls has taken half the upstream timeout or more (a timeout
+included), the address is marked slow for ``THROTTLE_WINDOW`` in the shared
+state, read in the same round trip as the counters; while it is, it may have at
+most ``THROTTLE_IP_CONCURRENCY`` upstream calls in flight at once in one worker
+process (``upstream_call_slot``), and more are refused at once with 429 and
+``Retry-After: 1``. The calls are counted in each process, not in the shared
+state: the threads it protects are the process's own, a process-local count is
+exact and costs no round trip, and a worker that dies leaves nothing behind. An
+address whose calls are answered promptly is never capped: an office behind one
+NAT address, or a backend logging its users in, may send as many logins at once
+as it likes (a fresh address's first burst of slow calls is bounded by the
+failure limits and the threads, once per window). Behind a slow address, the
+people who share it share its places.
+
+The faults of a call are also charged, for the circuit breaker, to its source
+(``fault_source``: the username's skeleton from the address), so one source's
+faults count there once however many there are.
+
 Failed client authentications count nowhere: client secrets are generated with
 about 760 bits, or typed with at least 32 characters, so guessing one is
 hopeless however fast; counting them would let a client with a stale secret lock
 every user behind its address out.
 """
 
-import ipaddress
 import math
+import threading
 import time
 import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -61,12 +86,14 @@ from django.utils.crypto import salted_hmac
 
 from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.end_user_address import address_block
 from oauthgw.exceptions import Throttled
 
 PAIR = "username"  # the username from this address
 USERNAME = "username_everywhere"
 CLIENT_IP = "ip"
 CLIENT = "client"
+CONCURRENT = "ip_concurrent"  # upstream calls of a slow address in flight in this process
 # Counters a login from an address known for its username does not answer to.
 _LIFTED_AT_A_KNOWN_ADDRESS = frozenset({USERNAME, CLIENT_IP, CLIENT})
 _DAY = 24 * 3600
@@ -91,18 +118,6 @@ def _exact_username(username: str) -> str:
     # The known-address mark is for this spelling only (case kept): a look-alike
     # account's success must not vouch for another's address.
     return unicodedata.normalize("NFKC", username).strip()
-
-
-def _normalised_ip(ip: str) -> str:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def _hashed(*parts: str) -> str:
@@ -191,11 +206,21 @@ class PasswordLimits:
 
     buckets: dict[_Counter, list[tuple[int, str]]]  # the counters in force, each with its window's buckets
     known_key: str
+    slow_key: str  # marks the address whose upstream calls were slow
     now: float
 
     @property
     def keys(self) -> list[str]:
-        return [self.known_key, *(key for pairs in self.buckets.values() for _, key in pairs)]
+        return [self.known_key, self.slow_key, *(key for pairs in self.buckets.values() for _, key in pairs)]
+
+    def slowed(self, stored: dict) -> bool:
+        """Whether an upstream call of this address took half the timeout or more within the window."""
+        return bool(stored.get(self.slow_key))
+
+    def timed(self, seconds: float, *, timeout: float) -> None:
+        """Say how long this login's upstream call took; half the timeout or more marks the address slow."""
+        if seconds >= timeout / 2:
+            shared_state.put(self.slow_key, True, timeout=gateway_settings.THROTTLE_WINDOW)
 
     def start(self, stored: dict) -> PasswordAttempt:
         """Raise ``Throttled`` if a counter that applies is at its limit; else reserve and return the attempt.
@@ -233,7 +258,7 @@ class PasswordLimits:
 def password_limits(*, server_name: str, username: str, client_id: str, client_ip: str) -> PasswordLimits:
     """The failure counters a password login of ``username`` from ``client_ip`` via ``client_id`` must pass."""
     skeleton = f"{server_name}\0{username_skeleton(username)}"
-    address = _normalised_ip(client_ip)
+    address = address_block(client_ip)
     counters = (
         _Counter(PAIR, f"{skeleton}\0{address}", gateway_settings.THROTTLE_USERNAME_FAILURES),
         _Counter(USERNAME, skeleton, gateway_settings.THROTTLE_USERNAME_CEILING),
@@ -245,5 +270,41 @@ def password_limits(*, server_name: str, username: str, client_id: str, client_i
     return PasswordLimits(
         buckets={counter: _buckets(counter, now) for counter in counters if counter.limit > 0},
         known_key=known_key,
+        slow_key=f"oauthgw:throttle:v2:slow:{_hashed('slow', address)}",
         now=now,
     )
+
+
+def fault_source(*, username: str, client_ip: str) -> str:
+    """Who an upstream fault is charged to in the circuit breaker: a keyed hash of the username and the address."""
+    return _hashed("source", username_skeleton(username), address_block(client_ip))
+
+
+_in_flight: Counter[str] = Counter()
+_in_flight_lock = threading.Lock()
+
+
+@contextmanager
+def upstream_call_slot(*, client_ip: str, capped: bool) -> Iterator[None]:
+    """Count one of the address's upstream calls in this process; ``Throttled`` if ``capped`` and none is free.
+
+    ``capped``: the address is slow (``PasswordLimits.slowed``). Calls of every
+    address are counted, so the count is right the moment one turns slow.
+    """
+    limit = gateway_settings.THROTTLE_IP_CONCURRENCY
+    address = address_block(client_ip)
+    with _in_flight_lock:
+        if capped and 0 < limit <= _in_flight[address]:
+            raise Throttled(
+                CONCURRENT,
+                retry_after=1,
+                description="Too many logins from this address at once; try again in a moment.",
+            )
+        _in_flight[address] += 1
+    try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight[address] -= 1
+            if not _in_flight[address]:
+                del _in_flight[address]

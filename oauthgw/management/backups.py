@@ -30,6 +30,8 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from oauthgw.exceptions import BackupError
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauthgw.encryption import stored_secrets_unreadable
@@ -41,10 +43,6 @@ SUFFIXES = {SQLITE: ".sqlite3", POSTGRESQL: ".pgdump"}
 # Seconds a SQLite connection of a backup or restore waits for a lock (a checkpoint, a writer).
 SQLITE_BUSY_TIMEOUT = 30
 PG_TOOL_TIMEOUT = 3600
-
-
-class BackupError(Exception):
-    """A backup or restore that could not be done; the message says why and what to do."""
 
 
 def engine(using: str = "default") -> str:

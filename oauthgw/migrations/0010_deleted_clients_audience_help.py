@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauthgw', '0008_jwt_access_tokens'),
+        ('oauthgw', '0009_audit_event_count'),
     ]
 
     operations = [

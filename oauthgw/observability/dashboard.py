@@ -1,12 +1,14 @@
 """The last 24 hours of the token endpoint, read from the audit trail.
 
 For the admin index (every client) and a client's own page (``client_id``).
+Requests are counted by each row's ``count``: a row may stand for many alike
+failures of one source (``oauthgw.observability.audit``).
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -68,7 +70,7 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
     events = AuditEvent.objects.filter(time__gt=since, time__lte=until)
     if client_id is not None:
         events = events.filter(client_id=client_id)
-    by_outcome = dict(events.values_list("outcome").annotate(count=Count("pk")).values_list("outcome", "count"))
+    by_outcome = dict(events.values_list("outcome").annotate(total=Sum("count")).values_list("outcome", "total"))
     issued_on_grace = by_outcome.pop(ISSUED_ON_GRACE, 0)
     issued = by_outcome.pop(ISSUED, 0) + issued_on_grace
     failures = sorted(by_outcome.items(), key=lambda item: (-item[1], item[0]))
@@ -79,8 +81,8 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
     rows = (
         events.annotate(hour=TruncHour("time", tzinfo=UTC))
         .values("hour", "outcome")
-        .annotate(count=Count("pk"))
-        .values_list("hour", "outcome", "count")
+        .annotate(total=Sum("count"))
+        .values_list("hour", "outcome", "total")
     )
     for hour, outcome, count in rows:
         counts = per_hour.setdefault(hour, [0, 0, 0])

@@ -1,10 +1,12 @@
-"""Prometheus metrics of the authorization server, fed by ``token_request_finished``.
+"""Prometheus metrics of the authorization server: every one of them is defined here.
 
-Labels are bounded: grant types outside the served ones count as ``other``, a
-client id is recorded only for issued tokens (an authenticated, registered
-client), and reasons are RFC 6749 error codes. Upstream latency and errors are
-recorded by ``oauthgw.upstream.client`` itself; circuit-breaker state is read when
-``/metrics`` is scraped (``BreakerStateCollector``).
+Token requests are counted from ``token_request_finished``, calls to an
+authorization server from ``upstream_call_finished`` (the upstream client, which
+knows no metrics, announces each). Labels are bounded: grant types outside the
+served ones count as ``other``, a client id is recorded only for issued tokens
+(an authenticated, registered client), reasons are RFC 6749 error codes, and
+servers are the configured ones. Circuit-breaker state is read when ``/metrics``
+is scraped (``BreakerStateCollector``).
 """
 
 from django.dispatch import receiver
@@ -12,7 +14,10 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from oauthgw import grants
-from oauthgw.signals import SUCCESSFUL, THROTTLED, TokenOutcome, token_request_finished
+from oauthgw.models import AuthorizationServer
+from oauthgw.signals import SUCCESSFUL, THROTTLED, TokenOutcome, token_request_finished, upstream_call_finished
+from oauthgw.upstream.breaker import breaker_state
+from oauthgw.upstream.servers import default_authorization_server
 
 _LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -30,6 +35,16 @@ TOKEN_LATENCY = Histogram(
     "Time to answer a token request, by grant type.",
     ["grant_type"],
     buckets=_LATENCY_BUCKETS,
+)
+
+UPSTREAM_LATENCY = Histogram(
+    "oauthgw_upstream_request_duration_seconds",
+    "Time until an authorization server answered a password check, or the gateway gave up.",
+    ["server"],
+    buckets=_LATENCY_BUCKETS,
+)
+UPSTREAM_ERRORS = Counter(
+    "oauthgw_upstream_errors", "Password checks without a clear answer, by server and kind.", ["server", "kind"]
 )
 
 # Circuit-breaker states as numbers for a gauge: alerting on > 0 catches both.
@@ -52,6 +67,13 @@ def count_token_request(sender, outcome: TokenOutcome, **kwargs) -> None:
         THROTTLED_REQUESTS.labels(grant_type).inc()
 
 
+@receiver(upstream_call_finished, dispatch_uid="oauthgw.observability.metrics.count_upstream_call")
+def count_upstream_call(sender, *, server: str, latency: float, fault: str | None, **kwargs) -> None:
+    UPSTREAM_LATENCY.labels(server).observe(latency)
+    if fault is not None:
+        UPSTREAM_ERRORS.labels(server, fault).inc()
+
+
 class BreakerStateCollector:
     """``oauthgw_upstream_circuit_state``: read from the shared cache at scrape time.
 
@@ -71,11 +93,6 @@ class BreakerStateCollector:
 
 
 def _breaker_states() -> list[tuple[str, str]]:
-    # Imported here: this module is loaded while the app registry is still getting ready.
-    from oauthgw.models import AuthorizationServer
-    from oauthgw.upstream.breaker import breaker_state
-    from oauthgw.upstream.servers import default_authorization_server
-
     names = [default_authorization_server().name]
     names += list(AuthorizationServer.objects.values_list("name", flat=True))
     return [(name, breaker_state(name)) for name in names]

@@ -6,55 +6,114 @@ validator and every grant handler) to look one token up, and whose plumbing (a
 copy of the WSGI environ, a URI rebuilt, an oauthlib Request) costs more than the
 lookup. This subclass keeps the toolkit's interface (the Bearer challenge and its
 realm, ``request.oauth2_error`` for the 401) and the toolkit's rules for a token
-(``validate_bearer_token``: RFC 6750 section 2.1's header, expiry, an RFC 8707
-resource restriction, a usable client), and reads the token through
-``oauthgw.resource_server.tokens``: the bearer check imports nothing of the
-issuing side. Scopes are checked by the permission class, as before.
+(``validate_bearer_token``: expiry, an RFC 8707 resource restriction, a usable
+client), and reads the token through ``oauthgw.resource_server.tokens``: the
+bearer check imports nothing of the issuing side. Scopes are checked by the
+permission class, as before.
+
+How the token is presented (RFC 6750 section 2): in the ``Authorization:
+Bearer`` header. A request that sends one too as an ``access_token`` query or
+form parameter uses two methods, and one that puts it in the URL breaks RFC 9700
+section 4.3.2 (the toolkit's ``COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT``,
+which the toolkit's own class applies too): both are refused with 400
+``invalid_request`` before any token is looked at. (With that setting off, a
+token alone in the query is read as the toolkit reads it.)
 
 A JWT access token (RFC 9068) is checked twice: its signature and claims
 locally, with the published keys, as an external API checks them
-(``oauthgw.token_verification``); then, like an opaque token, its row, which
-carries the gateway's revocation state: a revoked token has no row, a disabled
-client's tokens are refused, and so are a blocked resource owner's.
+(``oauthgw.token_verification``), its ``aud`` included: it must name the API it
+is presented to, which each view declares in ``token_audience`` (a JWT meant for
+another API is refused; so is every JWT at a view that declares none). Then, like
+an opaque token, its row, which carries the gateway's revocation state: a revoked
+token has no row, a disabled client's tokens are refused, and so are a blocked
+resource owner's.
 """
 
+import logging
 import re
 from collections import OrderedDict
 
 from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
+from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
-from rest_framework import exceptions
 
 from oauthgw.credentials import authorization
+from oauthgw.exceptions import (
+    ExpiredJWT,
+    InvalidJWT,
+    JWTForAnotherAudience,
+    MalformedBearerToken,
+    TokenInQueryString,
+    TokenInSeveralPlaces,
+)
 from oauthgw.resource_server.tokens import access_token_for, owner_is_blocked
 from oauthgw.token_formats import looks_like_jwt
-from oauthgw.token_verification import ExpiredJWT, InvalidJWT, jwt_access_token_verify
+from oauthgw.token_verification import jwt_access_token_verify
+
+logger = logging.getLogger(__name__)
 
 # RFC 6750 section 2.1: the credentials of the Bearer scheme are one b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-
-
-class MalformedBearerToken(exceptions.APIException):
-    """``Authorization: Bearer`` with no token or not a b64token: 400 invalid_request (RFC 6750 section 3.1)."""
-
-    status_code = 400
-    default_detail = "The Authorization header must be 'Bearer' followed by one token."
-    default_code = "invalid_request"
+_PARAMETER = "access_token"
+_FORM = "application/x-www-form-urlencoded"
+_QUERY_TRANSPORT = "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT"
+# Views that declared no audience, each warned about once per process.
+_warned_views: set[type] = set()
 
 
 def _invalid(description: str) -> OrderedDict:
     return OrderedDict([("error", "invalid_token"), ("error_description", description)])
 
 
+def _presented_token(request) -> str | None:
+    """The token the request presents by the one method allowed; None if it presents none.
+
+    Raises ``InvalidBearerRequest`` (400) for two methods at once or a token in the URL.
+    """
+    scheme, header_token = authorization(request.META)
+    in_header = scheme == "bearer"
+    in_query = _PARAMETER in request._request.GET
+    in_body = (
+        request.method not in ("GET", "HEAD")
+        and (request.content_type or "").split(";")[0].strip().lower() == _FORM
+        and _PARAMETER in request._request.POST
+    )
+    if in_header + in_query + in_body > 1:
+        raise TokenInSeveralPlaces()
+    if in_query and bcp_compliant(_QUERY_TRANSPORT, "Presenting an OAuth 2.0 access token in the URI query string"):
+        raise TokenInQueryString()
+    if in_header:
+        token = header_token
+    elif in_query or in_body:
+        source = request._request.GET if in_query else request._request.POST
+        token = source[_PARAMETER]
+    else:
+        return None
+    if not _B64TOKEN.fullmatch(token):
+        raise MalformedBearerToken()
+    return token
+
+
+def _declared_audience(request) -> str | None:
+    """The ``token_audience`` of the view being called (RFC 9068 section 4: what its JWTs must name)."""
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    audience = getattr(view, "token_audience", None)
+    if not audience and view is not None and type(view) not in _warned_views:
+        _warned_views.add(type(view))
+        logger.warning(
+            "%s declares no token_audience: every JWT access token presented to it is refused",
+            type(view).__name__,
+        )
+    return audience or None
+
+
 class BearerTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request):
-        scheme, token = authorization(request.META)
-        if scheme != "bearer":
-            # No bearer credentials: not ours to refuse; the 401 challenge names no error.
+        token = _presented_token(request)
+        if token is None:
+            # No credentials: not ours to refuse; the 401 challenge names no error.
             return None
-        if not _B64TOKEN.fullmatch(token):
-            raise MalformedBearerToken()
-        error = self._jwt_refusal(token)
+        error = self._jwt_refusal(token, request)
         if error:
             request.oauth2_error = error
             return None
@@ -66,14 +125,17 @@ class BearerTokenAuthentication(OAuth2Authentication):
         return access_token.user, access_token
 
     @staticmethod
-    def _jwt_refusal(token: str) -> OrderedDict | None:
-        """Why a JWT's signature or claims are refused; None for a valid JWT or an opaque value."""
+    def _jwt_refusal(token: str, request) -> OrderedDict | None:
+        """Why a JWT's signature or claims are refused here; None for a valid JWT meant for this API, or opaque."""
         if not looks_like_jwt(token):
             return None
+        audience = _declared_audience(request)
         try:
-            jwt_access_token_verify(token)
+            jwt_access_token_verify(token, audience=audience or "")
         except ExpiredJWT:
             return _invalid("The access token has expired.")
+        except JWTForAnotherAudience:
+            return _invalid("The access token is not meant for this API.")
         except InvalidJWT:
             return _invalid("The access token is invalid.")
         return None

@@ -7,7 +7,7 @@ behaviour without touching the authorization server.
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
-from oauthgw.resource_server.authentication import MalformedBearerToken
+from oauthgw.exceptions import InvalidBearerRequest
 
 _CODES = {
     status.HTTP_400_BAD_REQUEST: "invalid_request",
@@ -52,6 +52,6 @@ def bearer_exception_handler(exc, context):
         return _insufficient_scope(response, request, view)
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
     response.data = {"error": _CODES.get(response.status_code, "access_denied"), "error_description": str(detail)}
-    if isinstance(exc, MalformedBearerToken):
+    if isinstance(exc, InvalidBearerRequest):
         response["WWW-Authenticate"] = _bearer_challenge("api", error="invalid_request")
     return response

@@ -34,6 +34,7 @@ from oauthgw.credentials import authorization, check_credential_characters, pars
 from oauthgw.end_user_address import end_user_address
 from oauthgw.exceptions import (
     CircuitOpen,
+    InvalidJWT,
     MalformedCredentials,
     ResourceOwnerBlocked,
     SlowDownError,
@@ -46,9 +47,9 @@ from oauthgw.issuing.clients import client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import Application
-from oauthgw.signals import OWNER_BLOCKED, token_outcome_note
+from oauthgw.signals import OWNER_BLOCKED, token_client_note, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
-from oauthgw.token_verification import InvalidJWT, jwt_access_token_verify
+from oauthgw.token_verification import jwt_access_token_verify
 
 
 @contextmanager
@@ -57,11 +58,7 @@ def _upstream_errors(request) -> Iterator[None]:
     try:
         yield
     except Throttled as exc:
-        raise SlowDownError(
-            retry_after=exc.retry_after,
-            description="Too many failed login attempts; try again later.",
-            request=request,
-        ) from exc
+        raise SlowDownError(retry_after=exc.retry_after, description=exc.description, request=request) from exc
     except UpstreamUnavailable as exc:
         # An open circuit knows when it will let a request through again.
         retry_after = exc.retry_after if isinstance(exc, CircuitOpen) else gateway_settings.UPSTREAM_RETRY_AFTER
@@ -83,7 +80,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         client_id, secret = self._presented_client_credentials(request)
         if not client_id:
             return False
-        return client_secret_matches(self._load_application(client_id, request), secret)
+        client = self._load_application(client_id, request)
+        authenticated = client_secret_matches(client, secret)
+        # For the audit trail: a failure of an unauthenticated request is counted, not written out.
+        token_client_note(registered_id=client.client_id if client is not None else "", authenticated=authenticated)
+        return authenticated
 
     def _presented_client_credentials(self, request) -> tuple[str, str]:
         """(client_id, secret) from the Basic header, else the body; empty when absent or malformed."""

@@ -1,21 +1,27 @@
-"""A circuit breaker per external authorization server that no single caller can trip for everyone.
+"""A circuit breaker per external authorization server that no single source can trip for everyone.
 
-Closed: password checks go to the upstream. Each fault of a check
-(``UpstreamUnavailable``) adds one to a count of consecutive faults; each clear
-answer, a rejected password included, sets it back to zero. At
-``UPSTREAM_BREAKER_THRESHOLD`` the breaker does not take the callers' word for an
-outage (the request that got there has its 503 at once; the rest runs in the
-background): a fault may be the caller's own doing (a username the upstream chokes
-on, a password it answers slowly), and one caller must not cut every other
-client's users off. It asks the upstream itself with a **probe**: a password-grant
-request for a random username that cannot exist and no password
-(``upstream.probe_token_endpoint``), which no caller can shape. If the probe gets
-a token endpoint's clear "no", the upstream is healthy and the faults were the
-callers' (they count against their own failure limits, ``oauthgw.issuing.throttling``):
-the count starts again. If the probe fails too, the upstream is down for
-everyone, and the circuit opens: for ``UPSTREAM_BREAKER_COOLDOWN`` seconds the
-gateway answers 503 at once, with the remaining cool-down as ``Retry-After``, and
-leaves the upstream alone to recover.
+Closed: calls go to the upstream. A fault of a call (``UpstreamUnavailable``) is
+charged to its **source**, which the caller names: an opaque keyed hash of the
+username and the address the call was made for
+(``oauthgw.issuing.throttling.fault_source``). The breaker counts the distinct
+sources whose calls faulted in the current window of ``UPSTREAM_BREAKER_WINDOW``
+seconds; a source counts once however many of its calls fault. A fault may be the
+caller's own doing (a username the upstream chokes on, a wrong password it
+answers slowly, after the timeout): such faults count against that caller's own
+failure limits (``oauthgw.issuing.throttling``), and one source, however patient,
+never makes the circuit open for everyone.
+
+At ``UPSTREAM_BREAKER_THRESHOLD`` distinct sources the breaker still does not take
+the callers' word for an outage. It asks the upstream itself, in the background
+(the request that counted the fault has its 503 already), with a **probe** no
+caller can shape or slow down: a token request with a grant type no server
+knows (``upstream.client.probe_token_endpoint``), which a token endpoint refuses
+before it looks at any user, whatever it thinks of passwords. A clear refusal
+means the upstream answers, and the faults were what was asked: the count starts
+again (sources already counted in this window do not count again in it). If the
+probe fails too, the upstream is down for everyone, and the circuit opens: for
+``UPSTREAM_BREAKER_COOLDOWN`` seconds the gateway answers 503 at once, with the
+remaining cool-down as ``Retry-After``, and leaves the upstream alone to recover.
 
 After the cool-down the circuit is half-open: the first request to claim the
 probe (an atomic ``add``) probes again while every other one is still refused. A
@@ -25,7 +31,7 @@ another cool-down.
 The state lives in the shared state (Redis, or the database without it), so all
 worker processes and gateway instances share one circuit per server, written with
 atomic operations only. Times are wall-clock seconds stored as values; expiry only
-cleans up.
+cleans up. A call that succeeds writes nothing.
 """
 
 import logging
@@ -60,7 +66,7 @@ def _clock() -> float:
 
 
 def _key(server_name: str, part: str) -> str:
-    return f"oauthgw:breaker:v2:{server_name}:{part}"
+    return f"oauthgw:breaker:v3:{server_name}:{part}"
 
 
 def _enabled() -> bool:
@@ -79,7 +85,7 @@ def breaker_keys(server_name: str) -> list[str]:
     """The keys ``circuit_breaker`` reads before a call, for a caller that reads them with others."""
     if not _enabled():
         return []
-    return [_key(server_name, "opened_until"), _key(server_name, "failures")]
+    return [_key(server_name, "opened_until")]
 
 
 def _probe_answers(server: UpstreamConfig) -> bool | None:
@@ -103,6 +109,12 @@ def _cooldown() -> int:
     return gateway_settings.UPSTREAM_BREAKER_COOLDOWN
 
 
+def _window() -> tuple[int, int]:
+    """(index of the current window, its length in seconds)."""
+    seconds = max(1, int(gateway_settings.UPSTREAM_BREAKER_WINDOW))
+    return int(_clock() // seconds), seconds
+
+
 def _admit(server: UpstreamConfig, stored: dict) -> None:
     """Let the call through or raise ``CircuitOpen``; a half-open circuit is probed first."""
     opened_until = stored.get(_key(server.name, "opened_until"))
@@ -118,39 +130,44 @@ def _admit(server: UpstreamConfig, stored: dict) -> None:
         shared_state.put(_key(server.name, "opened_until"), _clock() + _cooldown(), timeout=_STATE_TTL)
         logger.warning("circuit for authorization server %s stays open for another %ss", server.name, _cooldown())
         raise CircuitOpen(server.name, retry_after=_cooldown())
-    shared_state.delete_many([_key(server.name, "failures"), _key(server.name, "opened_until")])
+    window, _ = _window()
+    shared_state.delete_many([_key(server.name, f"sources:{window}"), _key(server.name, "opened_until")])
     logger.warning("circuit for authorization server %s closed: it answers again", server.name)
 
 
-def _record_fault(server: UpstreamConfig, cause: str) -> None:
-    failures = shared_state.counter_add(_key(server.name, "failures"), 1, timeout=_STATE_TTL)
-    if failures is None or failures < gateway_settings.UPSTREAM_BREAKER_THRESHOLD:
+def _record_fault(server: UpstreamConfig, source: str, cause: str) -> None:
+    window, seconds = _window()
+    # The mark and the count outlive their window a little, so a late reader never sees a partial one.
+    if not shared_state.add(_key(server.name, f"source:{window}:{source}"), 1, timeout=2 * seconds):
+        return  # this source has faulted in this window already (or the shared state is down)
+    sources = shared_state.counter_add(_key(server.name, f"sources:{window}"), 1, timeout=2 * seconds)
+    if sources is None or sources < gateway_settings.UPSTREAM_BREAKER_THRESHOLD:
         return
     # In the background: the request that counted the fault has its 503 already and
     # must not wait for the probe as well (a silent upstream takes the whole timeout).
-    _in_background(_probe_before_opening, server, failures, cause)
+    _in_background(_probe_before_opening, server, window, sources, cause)
 
 
-def _probe_before_opening(server: UpstreamConfig, failures: int, cause: str) -> None:
+def _probe_before_opening(server: UpstreamConfig, window: int, sources: int, cause: str) -> None:
     answers = _probe_answers(server)
     if answers is None:
         return
     if answers:
-        shared_state.delete_many([_key(server.name, "failures")])
+        shared_state.delete_many([_key(server.name, f"sources:{window}")])
         logger.warning(
-            "authorization server %s: %s consecutive faults (last: %s) but it answers the probe; not opening: "
-            "the faults came from what was asked",
+            "authorization server %s: calls for %s sources faulted (last: %s) but it answers the probe; "
+            "not opening: the faults came from what was asked",
             server.name,
-            failures,
+            sources,
             cause,
         )
         return
     # add, not put: of the requests that fail together, one opens the circuit and says so.
     if shared_state.add(_key(server.name, "opened_until"), _clock() + _cooldown(), timeout=_STATE_TTL):
         logger.warning(
-            "circuit for authorization server %s opened after %s consecutive faults (last: %s); 503 for %ss",
+            "circuit for authorization server %s opened after calls for %s sources faulted (last: %s); 503 for %ss",
             server.name,
-            failures,
+            sources,
             cause,
             _cooldown(),
         )
@@ -182,19 +199,13 @@ def _logged_on_failure(function, *args) -> None:
         connections.close_all()
 
 
-def _record_answer(server: UpstreamConfig, *, seen_faults: bool) -> None:
-    if seen_faults:
-        # Only when faults were counted as the call was admitted: the common case
-        # costs no write. A fault counted since is one this answer did not see.
-        shared_state.delete_many([_key(server.name, "failures")])
-
-
 @contextmanager
-def circuit_breaker(server: UpstreamConfig, *, stored: dict | None = None) -> Iterator[None]:
-    """Guard one upstream call: refuse it while the circuit is open, record how it went.
+def circuit_breaker(server: UpstreamConfig, *, source: str, stored: dict | None = None) -> Iterator[None]:
+    """Guard one upstream call made for ``source``: refuse it while the circuit is open, count its fault.
 
     Raises ``CircuitOpen`` instead of running the block; lets the block's own
-    ``UpstreamUnavailable`` through after counting it. ``stored``: the shared
+    ``UpstreamUnavailable`` through after charging it to ``source`` (an opaque,
+    already hashed identifier of who the call was for). ``stored``: the shared
     state's values for ``breaker_keys(server.name)`` if the caller has just read them.
     """
     if not _enabled():
@@ -206,6 +217,5 @@ def circuit_breaker(server: UpstreamConfig, *, stored: dict | None = None) -> It
     try:
         yield
     except UpstreamUnavailable as exc:
-        _record_fault(server, exc.kind)
+        _record_fault(server, source, exc.kind)
         raise
-    _record_answer(server, seen_faults=_key(server.name, "failures") in stored)

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import quote_plus, urlencode
 
 import requests
-from prometheus_client import Counter, Histogram
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import default_headers
 
 from oauthgw.exceptions import UpstreamUnavailable
+from oauthgw.signals import upstream_call_finished
 
 # The upstream said the request itself is wrong; that is the gateway's
 # configuration (its client credentials or grant), not the user's password.
@@ -41,17 +41,6 @@ _REJECTION_STATUSES = frozenset({400, 401, 403})
 _CHUNK_BYTES = 8192
 # What a requests Session sends by default (its compressed encodings, keep-alive).
 _DEFAULT_HEADERS = {**default_headers(), "Accept": "application/json", "User-Agent": "oauthgw"}
-
-# Exported at /metrics (oauthgw.observability.metrics); recorded here, where the call happens.
-UPSTREAM_LATENCY = Histogram(
-    "oauthgw_upstream_request_duration_seconds",
-    "Time until an authorization server answered a password check, or the gateway gave up.",
-    ["server"],
-    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-UPSTREAM_ERRORS = Counter(
-    "oauthgw_upstream_errors", "Password checks without a clear answer, by server and kind.", ["server", "kind"]
-)
 
 
 @dataclass(frozen=True)
@@ -317,6 +306,7 @@ def _exchange(config: UpstreamConfig, form: dict, *, client_ip: str | None, max_
     deadline = started + config.timeout
     transport = _get_transport(max_concurrency)
     future = transport.executor.submit(_post_grant, config, transport.adapter, form, headers, deadline)
+    fault = None
     try:
         try:
             verdict = future.result(timeout=config.timeout)
@@ -324,10 +314,13 @@ def _exchange(config: UpstreamConfig, form: dict, *, client_ip: str | None, max_
             future.cancel()
             raise UpstreamUnavailable("timeout", f"no answer within {config.timeout:g}s") from exc
     except UpstreamUnavailable as exc:
-        UPSTREAM_ERRORS.labels(config.name, exc.kind).inc()
+        fault = exc.kind
         raise
     finally:
-        UPSTREAM_LATENCY.labels(config.name).observe(time.monotonic() - started)
+        # Metrics are observability's (oauthgw.observability.metrics): announced, not kept here.
+        upstream_call_finished.send(
+            sender=UpstreamConfig, server=config.name, latency=time.monotonic() - started, fault=fault
+        )
     return replace(verdict, latency=time.monotonic() - started)
 
 
@@ -366,7 +359,7 @@ def refresh_upstream(
 
 @dataclass(frozen=True)
 class UpstreamProbe:
-    """How a token endpoint answered a password-grant request that cannot succeed.
+    """How a token endpoint answered a request that cannot succeed and carries no one's credentials.
 
     ``verdict`` is ``ok`` (it answered like an RFC 6749 token endpoint),
     ``misconfigured`` (it refused the gateway's own client or grant),
@@ -384,31 +377,41 @@ class UpstreamProbe:
         return self.status is not None
 
 
-def _probe_verdict(status: int, body: bytes) -> tuple[str, str, str]:
-    document = _json_object(body) or {}
-    error = document.get("error") if isinstance(document.get("error"), str) else ""
+# The grant type of the liveness probe. Not an absolute URI, so no server can have
+# it registered as an extension grant (RFC 6749 section 4.5): a token endpoint
+# refuses it (400 unsupported_grant_type, section 5.2) from the grant type alone,
+# before it looks up any user, so it answers as fast whatever it thinks of
+# passwords, and an upstream that answers failed logins slowly answers it at once.
+PROBE_GRANT_TYPE = "oauthgw-liveness-probe"
+# What a token endpoint answers about the gateway's own registration, whichever request it was.
+_CLIENT_REFUSED = frozenset({"invalid_client", "unauthorized_client"})
+
+
+def _liveness_verdict(status: int, error: str) -> tuple[str, str]:
+    if status in _REJECTION_STATUSES:
+        if error in _CLIENT_REFUSED:
+            return "misconfigured", "it refused the gateway's client id or secret"
+        return "ok", "it refused a grant type that does not exist, as a token endpoint should"
+    if status == 200:
+        return "unexpected", "it answered 200 to a grant type that does not exist"
+    return "unexpected", f"a token endpoint does not answer HTTP {status}"
+
+
+def _registration_verdict(status: int, error: str) -> tuple[str, str]:
     if status in _REJECTION_STATUSES:
         if error in _MISCONFIGURATION_ERRORS:
-            return "misconfigured", error, "it refused the gateway's client id, secret or grant"
-        return "ok", error, "it refused an incomplete password grant, as a token endpoint should"
+            return "misconfigured", "it refused the gateway's client id, secret or the password grant"
+        return "ok", "it refused an incomplete password grant, as a token endpoint should"
     if status == 200:
-        return "unexpected", error, "it answered 200 to a request without a password"
-    return "unexpected", error, f"a token endpoint does not answer HTTP {status}"
+        return "unexpected", "it answered 200 to a request without a password"
+    return "unexpected", f"a token endpoint does not answer HTTP {status}"
 
 
-def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
-    """Check that ``config`` reaches a token endpoint that accepts the gateway's client.
-
-    Sends an RFC 6749 section 4.3 request for a random username that cannot exist
-    and no password at all, so no real user's credentials ever leave the gateway
-    and nobody's account can be locked by it.
-    """
-    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
-    headers = {}
+def _probe(config: UpstreamConfig, form: dict, verdict_of, max_concurrency: int) -> UpstreamProbe:
     started = time.monotonic()
     deadline = started + config.timeout
     transport = _get_transport(max_concurrency)
-    future = transport.executor.submit(_post_form, config, transport.adapter, form, headers, deadline)
+    future = transport.executor.submit(_post_form, config, transport.adapter, form, {}, deadline)
     try:
         status, body = future.result(timeout=config.timeout)
     except FutureTimeout:
@@ -418,5 +421,35 @@ def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -
         # A body over the size limit did come from somewhere: reachable, but not a token endpoint.
         verdict = "unexpected" if exc.kind == "too_large" else "unreachable"
         return UpstreamProbe(verdict, time.monotonic() - started, detail=str(exc))
-    verdict, error, detail = _probe_verdict(status, body)
+    document = _json_object(body) or {}
+    error = document.get("error") if isinstance(document.get("error"), str) else ""
+    verdict, detail = verdict_of(status, error)
     return UpstreamProbe(verdict, time.monotonic() - started, status=status, error=error, detail=detail)
+
+
+def probe_token_endpoint(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Whether a token endpoint answers at ``config``, asked in a way no caller can slow down.
+
+    The circuit breaker's probe and the first half of the admin's connection
+    test: a request with the gateway's client credentials and a grant type no
+    server knows (``PROBE_GRANT_TYPE``), which an RFC 6749 token endpoint refuses
+    before any user lookup. No username or password is sent.
+    """
+    return _probe(config, {"grant_type": PROBE_GRANT_TYPE}, _liveness_verdict, max_concurrency)
+
+
+def probe_client_registration(config: UpstreamConfig, *, max_concurrency: int = 32) -> UpstreamProbe:
+    """Whether the token endpoint at ``config`` accepts the gateway's client and its password grant.
+
+    The second half of the admin's connection test: an RFC 6749 section 4.3
+    request for a random username that cannot exist and no password at all, so
+    no real user's credentials leave the gateway and nobody's account can be
+    locked by it. A server that authenticates the client before it reads the
+    grant (the development server, oauthlib, Keycloak) answers a wrong client
+    secret with ``invalid_client`` here, where a grant type it does not know may
+    be refused before the client is looked at. (Glewlwyd answers an empty 400 to
+    both, right secret or wrong.) It may take as long as a failed login: not for
+    the breaker, which must not wait on what callers can slow down.
+    """
+    form = {"grant_type": "password", "username": f"oauthgw-connection-test-{secrets.token_hex(8)}"}
+    return _probe(config, form, _registration_verdict, max_concurrency)

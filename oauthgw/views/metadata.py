@@ -1,5 +1,6 @@
 import json
 
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.views import OAuthServerMetadataView
@@ -7,6 +8,7 @@ from oauth2_provider.views import OAuthServerMetadataView
 from oauthgw import signing_keys
 from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import MethodNotAllowedError
+from oauthgw.issuer import gateway_url
 from oauthgw.toolkit.responses import oauth_error_response
 
 
@@ -23,7 +25,8 @@ class ServerMetadataView(OAuthServerMetadataView):
     no name for the latter; this one is what other servers publishing JWT
     access tokens use (InterSystems IRIS, Janssen), and each key in the JWKS names
     its ``alg`` too (RFC 7517 section 4.4), which is what verifiers rely on.
-    ``issuer`` is ``OAUTHGW_ISSUER`` when set, the ``iss`` of those tokens.
+    ``issuer`` is ``OAUTHGW_ISSUER`` when set, the ``iss`` of those tokens, and
+    every endpoint is then a URL under it, whatever Host the request named.
     """
 
     # An authorization-endpoint capability the toolkit lists from its settings;
@@ -43,6 +46,12 @@ class ServerMetadataView(OAuthServerMetadataView):
         document["access_token_signing_alg_values_supported"] = list(signing_keys.ALGORITHMS)
         response.content = json.dumps(document)
         return response
+
+    def _get_endpoint_url(self, request, view_name, required=False):
+        url = super()._get_endpoint_url(request, view_name, required=required)
+        if url is None:
+            return None
+        return gateway_url(request, reverse(f"oauth2_provider:{view_name}"))
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         response = oauth_error_response(MethodNotAllowedError(description="Use GET."))

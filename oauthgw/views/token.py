@@ -11,7 +11,14 @@ from oauthgw.end_user_address import end_user_address
 from oauthgw.issuing.clients import client_load
 from oauthgw.issuing.refresh import refresh_grant_transaction
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
-from oauthgw.signals import TokenOutcome, outcome_of, token_outcome_noting, token_request_finished
+from oauthgw.signals import (
+    NotedClient,
+    TokenOutcome,
+    outcome_of,
+    token_client_noted,
+    token_outcome_noting,
+    token_request_finished,
+)
 from oauthgw.toolkit.request_checks import check_token_request, describe_token_request
 from oauthgw.toolkit.responses import oauth_error_response, token_endpoint_response
 from oauthgw.views.base import OAuthEndpointView
@@ -36,13 +43,15 @@ class TokenView(OAuthEndpointView):
             except IntegrityError as exc:
                 response = self._client_deleted_meanwhile(request, exc)
             note = noted()
+            client = token_client_noted()
         outcome = outcome_of(response.status_code, response.content, note)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.issuing.password,
             # oauthgw.upstream.breaker); Django's request logger would add an ERROR
             # line without it for every request of an outage.
             response._has_been_logged = True
-        self._announce(request, response, outcome, note.username if note else "", address, time.monotonic() - started)
+        owner = note.username if note else ""
+        self._announce(request, response, outcome, owner, client, address, time.monotonic() - started)
         return response
 
     def _respond(self, request):
@@ -71,7 +80,9 @@ class TokenView(OAuthEndpointView):
         logger.info("client %s was deleted while its token request was answered", client_id)
         return oauth_error_response(errors.InvalidClientError())
 
-    def _announce(self, request, response, outcome: str, owner: str, address: str, latency: float) -> None:
+    def _announce(
+        self, request, response, outcome: str, owner: str, client: NotedClient, address: str, latency: float
+    ) -> None:
         grant_type, client_id, username = describe_token_request(request)
         # A refresh names no username: the session's owner, when the policy said whose it was.
         username = username or owner
@@ -85,5 +96,6 @@ class TokenView(OAuthEndpointView):
                 username=username,
                 client_ip=address,
                 latency=latency,
+                client=client,
             ),
         )

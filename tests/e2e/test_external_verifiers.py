@@ -15,6 +15,7 @@ import time
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 
 from tests.factories import ApplicationFactory
 from tests.oauthgw.jwt_helpers import reassembled, segments
@@ -35,7 +36,7 @@ def client_credentials_token(gateway, app) -> str:
 
 @pytest.fixture
 def tokens(gateway, transactional_db) -> dict[str, str]:
-    """A fresh token and one of each kind an API must refuse."""
+    """A fresh token (for the default audience, HelloWorld's) and one of each kind an API must refuse."""
     app = ApplicationFactory(token_format="jwt", grant_types="client_credentials")
     short_lived = ApplicationFactory(token_format="jwt", grant_types="client_credentials", access_token_lifetime=1)
     elsewhere = ApplicationFactory(
@@ -66,7 +67,7 @@ def verdicts(command: list[str], tokens: dict[str, str]) -> dict[str, str]:
 
 def test_pyjwt_in_another_process_accepts_a_fresh_token_and_refuses_each_bad_one(gateway, tokens):
     # -I: isolated, so the project is not even importable; only the gateway's URL is shared.
-    command = [sys.executable, "-I", str(PYTHON_VERIFIER), gateway.url, gateway.url]
+    command = [sys.executable, "-I", str(PYTHON_VERIFIER), gateway.url, settings.HELLOWORLD_AUDIENCE]
 
     assert verdicts(command, tokens) == {
         "fresh": "accepted",
@@ -82,7 +83,7 @@ def test_jose_in_node_accepts_a_fresh_token_and_refuses_each_bad_one(gateway, to
     node = shutil.which("node")
     assert node and (NODE_MODULES / "jose").is_dir(), "node or jose is missing: run scripts/install-js-deps.sh"
 
-    assert verdicts([node, str(NODE_VERIFIER), gateway.url, gateway.url], tokens) == {
+    assert verdicts([node, str(NODE_VERIFIER), gateway.url, settings.HELLOWORLD_AUDIENCE], tokens) == {
         "fresh": "accepted",
         "expired": "ERR_JWT_EXPIRED",
         "other_audience": "ERR_JWT_CLAIM_VALIDATION_FAILED",

@@ -51,7 +51,7 @@ def test_the_documented_production_environment_passes_check_deploy():
         ({"OAUTHGW_UPSTREAM_TOKEN_URL": "http://auth.example.com/oauth2/token"}, "oauthgw.W002"),
         ({"OAUTHGW_ENCRYPTION_KEYS": ""}, "oauthgw.W005"),
         ({"OAUTHGW_ENCRYPTION_KEYS": "not-a-fernet-key"}, "oauthgw.E020"),
-        ({"OAUTHGW_ISSUER": ""}, "oauthgw.W006"),
+        ({"OAUTHGW_ISSUER": ""}, "oauthgw.E035"),
     ],
 )
 def test_check_deploy_still_warns_about_what_production_must_not_have(override, warning):
@@ -59,3 +59,31 @@ def test_check_deploy_still_warns_about_what_production_must_not_have(override, 
 
     assert result.returncode != 0
     assert warning in result.stderr
+
+
+def run(command: list[str], **overrides: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "OAUTHGW_"))}
+    env.update({**PRODUCTION_ENV, **overrides})
+    return subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+
+
+CHECK_BEFORE_SERVING = [sys.executable, "-c", "from gatewayproj.serving import check_before_serving as c; c()"]
+
+
+def test_without_an_issuer_the_server_refuses_to_start_and_says_how_to_fix_it():
+    refused = run(CHECK_BEFORE_SERVING, OAUTHGW_ISSUER="")
+    allowed = run(CHECK_BEFORE_SERVING)
+
+    assert refused.returncode == 1
+    assert "The gateway will not serve" in refused.stderr
+    assert "oauthgw.E035" in refused.stderr and "OAUTHGW_ISSUER=https://auth.example.com" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_in_debug_mode_it_serves_without_an_issuer():
+    assert run(CHECK_BEFORE_SERVING, OAUTHGW_ISSUER="", DJANGO_DEBUG="1").returncode == 0
+
+
+def test_without_an_issuer_commands_an_operator_runs_still_work():
+    # manage.py's own checks (migrate, createsuperuser, create_client run these) pass; only serving is refused.
+    assert run([sys.executable, "manage.py", "check"], OAUTHGW_ISSUER="").returncode == 0

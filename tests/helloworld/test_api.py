@@ -139,12 +139,57 @@ def test_token_of_a_client_disabled_afterwards_is_refused(client, make_client):
     assert response["WWW-Authenticate"].startswith('Bearer realm="api"')
 
 
-def test_token_in_the_query_string_is_not_accepted(client, make_client):
+def assert_invalid_request(response, description: str) -> None:
+    assert response.status_code == 400
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_request"'
+    assert response.json() == {"error": "invalid_request", "error_description": description}
+
+
+ONE_WAY_ONLY = "Send the access token one way only: in the Authorization header."
+NOT_IN_THE_URL = "Access tokens are not accepted in the URL; send it in the Authorization header."
+
+
+def test_a_token_in_the_header_and_the_query_string_is_invalid_request(client, make_client):
+    # RFC 6750 section 2: one method only, even when both carry the same valid token.
     token = issue_token(make_client())
 
-    response = client.get(URL, {"access_token": token})
+    assert_invalid_request(
+        client.get(f"{URL}?access_token={token}", HTTP_AUTHORIZATION=f"Bearer {token}"), ONE_WAY_ONLY
+    )
 
-    assert response.status_code == 401
+
+def test_a_token_in_the_header_and_a_form_field_is_invalid_request(client, make_client):
+    token = issue_token(make_client())
+
+    response = client.post(
+        URL,
+        f"access_token={token}",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+    assert_invalid_request(response, ONE_WAY_ONLY)
+
+
+def test_a_token_in_the_query_string_alone_is_invalid_request(client, make_client):
+    # RFC 9700 section 4.3.2, the toolkit's COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT (on in the settings).
+    token = issue_token(make_client())
+
+    assert_invalid_request(client.get(URL, {"access_token": token}), NOT_IN_THE_URL)
+
+
+def test_without_the_transport_setting_a_query_token_alone_is_read_as_the_toolkit_reads_it(
+    client, make_client, settings
+):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": False}
+    token = issue_token(make_client())
+
+    with pytest.warns(DeprecationWarning):
+        alone = client.get(URL, {"access_token": token})
+    both = client.get(URL, {"access_token": token}, HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert alone.status_code == 200
+    assert_invalid_request(both, ONE_WAY_ONLY)
 
 
 def test_token_from_the_token_endpoint_works(client, make_client):

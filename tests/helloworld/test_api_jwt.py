@@ -10,6 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from oauthgw.models import SigningKey
 from tests.helloworld.test_api import assert_invalid_token, call
@@ -162,3 +165,51 @@ def test_a_jwt_costs_the_api_no_more_queries_than_an_opaque_token(
 
     with django_assert_max_num_queries(len(opaque_queries)):
         assert call(client, token).status_code == 200
+
+
+# --- Audience (RFC 9068 section 4) ------------------------------------------------------
+
+
+def test_a_jwt_meant_for_another_api_is_invalid_token(client, post_token, make_client):
+    payroll = make_client(token_format="jwt", audience="https://payroll.example")
+    token = post_token({"grant_type": "client_credentials"}, app=payroll).json()["access_token"]
+
+    response = call(client, token)
+
+    assert_invalid_token(response)
+    assert response.json()["error_description"] == "The access token is not meant for this API."
+
+
+def test_a_jwt_naming_helloworld_among_other_apis_works(client, post_token, make_client, settings):
+    app = make_client(token_format="jwt", audience=f"https://payroll.example {settings.HELLOWORLD_AUDIENCE}")
+    token = post_token({"grant_type": "client_credentials"}, app=app).json()["access_token"]
+
+    assert call(client, token).status_code == 200
+
+
+def test_helloworld_answers_to_the_identifier_it_is_configured_with(client, token, settings):
+    # The token was issued for the default identifier; the API now has another.
+    settings.HELLOWORLD_AUDIENCE = "https://api.example.com/helloworld/"
+
+    assert_invalid_token(call(client, token))
+
+
+def test_an_api_that_declares_no_audience_refuses_every_jwt_and_still_takes_opaque_tokens(
+    post_token, make_client, token, caplog
+):
+    class Undeclared(APIView):
+        required_scopes = ["hello"]
+
+        def get(self, request):
+            return Response({"ok": True})
+
+    opaque = post_token({"grant_type": "client_credentials"}, app=make_client()).json()["access_token"]
+    factory = APIRequestFactory()
+
+    refused = Undeclared.as_view()(factory.get("/other/", HTTP_AUTHORIZATION=f"Bearer {token}"))
+    accepted = Undeclared.as_view()(factory.get("/other/", HTTP_AUTHORIZATION=f"Bearer {opaque}"))
+
+    assert refused.status_code == 401
+    assert refused.data["error_description"] == "The access token is not meant for this API."
+    assert accepted.status_code == 200
+    assert "Undeclared declares no token_audience" in caplog.text

@@ -4,14 +4,19 @@ import base64
 import json
 
 import jwt
+from django.conf import settings
 
 
 def published_jwks(client) -> jwt.PyJWKSet:
     return jwt.PyJWKSet.from_dict(client.get("/.well-known/jwks.json").json())
 
 
-def verified_claims(client, token: str, *, audience: str | list[str] = "http://testserver") -> dict:
-    """The claims of ``token`` verified against the JWKS, as an external API would verify them."""
+def verified_claims(client, token: str, *, audience: str | list[str] | None = None) -> dict:
+    """The claims of ``token`` verified against the JWKS, as an external API would verify them.
+
+    ``audience``: the API's identifier; HelloWorld's (the default ``aud``) unless said.
+    """
+    audience = audience or settings.HELLOWORLD_AUDIENCE
     header = jwt.get_unverified_header(token)
     key = published_jwks(client)[header["kid"]]
     return jwt.decode(token, key, algorithms=["ES256", "RS256"], audience=audience, issuer="http://testserver")

@@ -2,13 +2,14 @@
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.checks import WARNING
+from django.core.checks import ERROR, WARNING, run_checks
 
 from oauthgw.checks import (
+    SERVING,
     check_deploy_encryption_keys,
-    check_deploy_issuer,
     check_encryption_keys,
     check_gateway_settings,
+    check_issuer_configured,
     check_jwt_settings,
 )
 
@@ -146,9 +147,27 @@ def test_an_audience_with_a_colon_that_is_no_uri_is_e034(settings):
     assert "oauthgw.E034" not in jwt_problem_ids(settings, JWT_AUDIENCE="orders-api,https://stock.example")
 
 
-def test_no_configured_issuer_is_a_deploy_warning_w006(settings):
-    [problem] = check_deploy_issuer(None)
+def test_no_configured_issuer_outside_debug_mode_is_an_error_e035_that_says_how_to_fix_it(settings):
+    settings.DEBUG = False
 
-    assert (problem.id, problem.level) == ("oauthgw.W006", WARNING)
+    [problem] = check_issuer_configured(None)
+
+    assert (problem.id, problem.level) == ("oauthgw.E035", ERROR)
+    assert "OAUTHGW_ISSUER=https://auth.example.com" in problem.hint
+
+
+def test_a_configured_issuer_or_debug_mode_passes_e035(settings):
+    settings.DEBUG = False
     settings.OAUTHGW = {**settings.OAUTHGW, "ISSUER": "https://auth.example.com"}
-    assert check_deploy_issuer(None) == []
+    assert check_issuer_configured(None) == []
+    settings.OAUTHGW = {**settings.OAUTHGW, "ISSUER": ""}
+    settings.DEBUG = True
+    assert check_issuer_configured(None) == []
+
+
+def test_e035_is_a_serving_check_that_commands_do_not_run(settings):
+    # migrate, createsuperuser and the other commands run the non-deployment checks only.
+    settings.DEBUG = False
+
+    assert "oauthgw.E035" not in {problem.id for problem in run_checks()}
+    assert "oauthgw.E035" in {problem.id for problem in run_checks(tags=[SERVING], include_deployment_checks=True)}

@@ -1,9 +1,12 @@
-"""When the shared cache (Redis) is down or hangs, the token endpoint keeps answering.
+"""When Redis is down or hangs, the token endpoint and the API keep answering, within bounded time.
 
-The breaker and the throttle live in the cache; losing the cache must cost the
-gateway those protections for a while, not its logins (the upstream keeps its own
-lockout). Redis here is a closed loopback port, or one that accepts and never
-answers, with short socket timeouts.
+Redis here is the production configuration: the gateway's own backend
+(``oauthgw.caching.redis.GatewayRedisCache``, as ``REDIS_URL`` sets it), so the
+bearer cache and each process's near cache (its Redis tracking connection) are
+on, pointed at a closed loopback port (refused at once) or at one that accepts
+and never answers (each call waits out the socket timeout). Losing Redis must
+cost the gateway its breaker, its throttle and its caches for a while, not its
+logins or its APIs (the upstream keeps its own lockout).
 """
 
 import logging
@@ -14,25 +17,31 @@ from urllib.parse import urlencode
 import pytest
 from django.test import override_settings
 
-from oauthgw.caching import shared_state
+from oauthgw.caching import near_cache, shared_state
 from oauthgw.issuing import throttling
 from oauthgw.upstream import breaker
 from tests.oauthgw.conftest import PASSWORD, USERNAME, basic_authorization
 from tests.support.faulty_servers import FaultyServer, serve_nothing
 
 SOCKET_TIMEOUT = 0.3
+# A request may wait out a few socket timeouts (the shared state, the near cache's tracker)
+# before each backs off; never the dozens a retrying client or an unbounded wait would cost.
+ANSWER_WITHIN = 6 * SOCKET_TIMEOUT
 
 
 @pytest.fixture(autouse=True)
 def _forget_the_outage_afterwards(monkeypatch):
-    # The backoff is per process: the next test must find the cache available again.
+    # The backoffs are per process: the next test must find Redis available again.
     monkeypatch.setattr(shared_state, "_unavailable_until", 0.0)
+    yield
+    near_cache._tracker.reset()
 
 
 def redis_at(url: str) -> dict:
+    """CACHES as gatewayproj/settings.py builds it from REDIS_URL, with shorter socket timeouts."""
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "oauthgw.caching.redis.GatewayRedisCache",
             "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": SOCKET_TIMEOUT, "socket_timeout": SOCKET_TIMEOUT},
         }
@@ -45,44 +54,96 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def redis_down():
-    with override_settings(CACHES=redis_at(f"redis://127.0.0.1:{closed_port()}/0")):
-        yield
-
-
-@pytest.fixture
-def redis_hung():
+@pytest.fixture(params=["down", "hung"])
+def redis_outage(request):
+    """Redis refusing connections, or accepting them and never answering; yields which."""
+    if request.param == "down":
+        with override_settings(CACHES=redis_at(f"redis://127.0.0.1:{closed_port()}/0")):
+            yield request.param
+        return
     server = FaultyServer(serve_nothing)
-    with override_settings(CACHES=redis_at(server.url.replace("http://", "redis://").replace("/token", "/0"))):
-        yield
-    server.close()
+    try:
+        with override_settings(CACHES=redis_at(server.url.replace("http://", "redis://").replace("/token", "/0"))):
+            yield request.param
+    finally:
+        server.close()
 
 
-def test_password_login_works_while_the_cache_is_down(post_token, upstream, make_client, redis_down, caplog):
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def login(post_token, app, password: str = PASSWORD):
+    return post_token({"grant_type": "password", "username": USERNAME, "password": password}, app=app)
+
+
+def test_the_production_backend_and_the_near_cache_are_what_is_tested(redis_outage):
+    assert shared_state.uses_redis()
+    assert near_cache._enabled()
+
+
+def test_password_logins_keep_answering(post_token, upstream, make_client, redis_outage, caplog):
     upstream.accepts()
+    app = make_client()
 
-    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=make_client())
+    answers = [timed(lambda: login(post_token, app)) for _ in range(3)]
 
-    assert response.status_code == 200, response.content
+    assert [response.status_code for response, _ in answers] == [200, 200, 200]
+    assert max(seconds for _, seconds in answers) < ANSWER_WITHIN
     assert any("shared cache unavailable" in record.getMessage() for record in caplog.records)
 
 
-def test_a_wrong_password_is_still_invalid_grant_while_the_cache_is_down(post_token, upstream, make_client, redis_down):
+def test_a_wrong_password_is_still_invalid_grant_and_a_fault_still_503(post_token, upstream, make_client, redis_outage):
+    app = make_client()
     upstream.rejects()
-
-    response = post_token({"grant_type": "password", "username": USERNAME, "password": "wrong"}, app=make_client())
-
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_grant"
-
-
-def test_an_upstream_fault_is_still_503_while_the_cache_is_down(post_token, upstream, make_client, redis_down):
+    wrong, wrong_seconds = timed(lambda: login(post_token, app, password="wrong"))
+    upstream.mock.reset()
     upstream.answers(502)
+    fault, fault_seconds = timed(lambda: login(post_token, app))
 
-    response = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=make_client())
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_grant")
+    assert (fault.status_code, fault.json()["error"]) == (503, "temporarily_unavailable")
+    assert max(wrong_seconds, fault_seconds) < ANSWER_WITHIN
 
-    assert response.status_code == 503
+
+def test_the_api_keeps_answering_and_a_revocation_still_acts_at_once(post_token, make_client, client, redis_outage):
+    app = make_client(grant_types="client_credentials")
+    issued, issued_seconds = timed(lambda: post_token({"grant_type": "client_credentials"}, app=app))
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {issued.json()['access_token']}"}
+
+    calls = [timed(lambda: client.get("/helloworld/", **bearer)) for _ in range(3)]
+    revoked = client.post(
+        "/oauth2/revoke",
+        urlencode({"token": issued.json()["access_token"]}),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret),
+    )
+    after = client.get("/helloworld/", **bearer)
+
+    assert issued.status_code == 200 and issued_seconds < ANSWER_WITHIN
+    assert [response.status_code for response, _ in calls] == [200, 200, 200]
+    assert max(seconds for _, seconds in calls) < ANSWER_WITHIN
+    assert revoked.status_code == 200
+    assert after.status_code == 401
+
+
+def test_the_near_cache_turns_itself_off_once_and_hands_out_nothing(redis_outage, caplog):
+    caplog.set_level(logging.WARNING, logger="oauthgw.caching.near_cache")
+    copies = near_cache.NearCache("oauthgw:test-outage:")
+    try:
+        started = time.monotonic()
+        lookups = [copies.get("oauthgw:test-outage:key") for _ in range(20)]
+        seconds = time.monotonic() - started
+    finally:
+        near_cache._tracker._caches.remove(copies)
+
+    assert lookups == [near_cache.MISS] * 20
+    assert seconds < ANSWER_WITHIN
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == ["near cache off for 5s"], (
+        "one warning per retry interval, not one per lookup"
+    )
 
 
 def start_login():
@@ -92,43 +153,23 @@ def start_login():
     return limits.start(shared_state.get_many(limits.keys))
 
 
-def test_breaker_and_throttle_report_nothing_rather_than_fail(redis_down, caplog):
-    caplog.set_level(logging.ERROR)
+def test_breaker_and_throttle_report_nothing_rather_than_fail(redis_outage):
     assert breaker.breaker_state("default") == "closed"
-    attempt = start_login()
-    attempt.rejected()
+    start_login().rejected()
 
 
-def test_a_hung_cache_costs_one_socket_timeout_then_is_left_alone(redis_hung):
+def test_an_outage_costs_one_wait_then_redis_is_left_alone(redis_outage):
     started = time.monotonic()
-    for _ in range(5):
+    for _ in range(10):
         start_login().accepted()
         assert breaker.breaker_state("default") == "closed"
+
     assert time.monotonic() - started < SOCKET_TIMEOUT * 2 + 0.5
 
 
-def test_a_cache_outage_is_logged_once_per_backoff(redis_down, caplog):
+def test_an_outage_is_logged_once_per_backoff(redis_outage, caplog):
     caplog.set_level(logging.ERROR, logger="oauthgw.caching.shared_state")
     for _ in range(10):
         start_login().accepted()
+
     assert len(caplog.records) == 1
-
-
-def test_helloworld_checks_tokens_in_the_database_while_the_cache_is_down(post_token, upstream, make_client, client):
-    upstream.accepts()
-    app = make_client()
-    token = post_token({"grant_type": "password", "username": USERNAME, "password": PASSWORD}, app=app).json()
-
-    with override_settings(CACHES=redis_at(f"redis://127.0.0.1:{closed_port()}/0")):
-        hello = client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
-        revoked = client.post(
-            "/oauth2/revoke",
-            urlencode({"token": token["access_token"]}),
-            content_type="application/x-www-form-urlencoded",
-            HTTP_AUTHORIZATION=basic_authorization(app.client_id, app.raw_secret),
-        )
-        after = client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token['access_token']}")
-
-    assert hello.status_code == 200
-    assert revoked.status_code == 200
-    assert after.status_code == 401

@@ -2,8 +2,9 @@
 
 The gateway runs in this process (pytest-django's live server), the upstream is
 ``scripts/dev_authorization_server.py`` in its own process. During the outage
-logins get 503 quickly, and once the circuit is open without reaching the
-upstream at all; after the upstream is back and the cool-down is over, logins
+logins get 503 quickly, and once the logins of several users have failed and
+the breaker's own probe too, the circuit is open and they get it without reaching
+the upstream at all; after the upstream is back and the cool-down is over, logins
 succeed again, without restarting the gateway.
 """
 
@@ -44,11 +45,11 @@ def login(live_server, transactional_db, make_client):
     app = make_client()
     headers = {"Authorization": basic_authorization(app.client_id, app.raw_secret)}
 
-    def post() -> tuple[requests.Response, float]:
+    def post(username: str = USER) -> tuple[requests.Response, float]:
         started = time.monotonic()
         response = requests.post(
             f"{live_server.url}/oauth2/token",
-            data={"grant_type": "password", "username": USER, "password": PASSWORD},
+            data={"grant_type": "password", "username": username, "password": PASSWORD},
             headers=headers,
             timeout=10,
         )
@@ -69,10 +70,11 @@ def run_outage(login, upstream, *, stop, restart, fault_latency: float) -> None:
         assert login()[0].status_code == 200
 
     stop()
-    # The first faults each cost at most the upstream timeout; then the breaker's
-    # probe, in the background, finds the upstream down too and opens the circuit.
-    for _ in range(THRESHOLD):
-        assert_fast_503(*login(), limit=fault_latency)
+    # The first faults, of as many users as the threshold, each cost at most the upstream
+    # timeout; then the breaker's probe, in the background, finds the upstream down too
+    # and opens the circuit.
+    for n in range(THRESHOLD):
+        assert_fast_503(*login(f"user-{n}"), limit=fault_latency)
     deadline = time.monotonic() + TIMEOUT + 1
     while breaker_state("default") != "open" and time.monotonic() < deadline:
         time.sleep(0.05)

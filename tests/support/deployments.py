@@ -106,10 +106,12 @@ class Gateway:
         else:
             command = [deployment.python, "-m", "gatewayproj.server"]
             server_env = {"GATEWAY_BIND": bind, "GATEWAY_THREADS": str(threads)}
+        # Outside debug mode the gateway serves only with its issuer configured (oauthgw.E035).
+        issuer = {"OAUTHGW_ISSUER": self.url}
         self.process = subprocess.Popen(
             command,
             cwd=deployment.root,
-            env={**deployment.env, **(extra_env or {}), **server_env, "WEB_CONCURRENCY": str(workers)},
+            env={**issuer, **deployment.env, **(extra_env or {}), **server_env, "WEB_CONCURRENCY": str(workers)},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -10,9 +10,14 @@
   ``ignore_case`` (as many directories compare them);
 - anything else: 403, as Glewlwyd answers a wrong password.
 
-A request without a password (the gateway breaker's probe) gets 401
-``invalid_grant``. With ``down`` set, everything gets 500. Every request is
-counted by username.
+A password grant without a password (the admin's connection test) gets 401
+``invalid_grant``; any other grant type (the gateway breaker's probe) 400
+``unsupported_grant_type``, at once, as a token endpoint refuses a grant it does
+not know before it looks at any user. With ``tarpit`` set, every refused password
+grant (a wrong password, an unknown user, no password) is answered only after
+``slow_seconds``, and only good credentials at once. With ``down`` set,
+everything gets 500. Every password grant is counted by username, every other
+request by grant type.
 """
 
 import json
@@ -37,13 +42,16 @@ class StubUpstream:
         ignore_case: set[str] = frozenset(),
         subjects: dict[str, str] | None = None,
         slow_seconds: float = 3.0,
+        tarpit: bool = False,
     ):
         self.users = dict(users)
         self.ignore_case = {name.casefold(): name for name in ignore_case}
         self.subjects = subjects or {}
         self.slow_seconds = slow_seconds
+        self.tarpit = tarpit
         self.down = False
         self.requests: Counter[str] = Counter()
+        self.grants: Counter[str] = Counter()
         self._lock = threading.Lock()
         stub = self
 
@@ -68,25 +76,35 @@ class StubUpstream:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def answer(self, form: dict) -> tuple[int, dict | None]:
-        username, password = form.get("username", ""), form.get("password")
+        grant_type, username, password = form.get("grant_type", ""), form.get("username", ""), form.get("password")
         with self._lock:
-            self.requests[username] += 1
+            if grant_type == "password":
+                self.requests[username] += 1
+            else:
+                self.grants[grant_type] += 1
         if self.down:
             return 500, None
-        if password is None:
-            return 401, {"error": "invalid_grant"}
+        if grant_type != "password":
+            return 400, {"error": "unsupported_grant_type"}
         if username.startswith("fault-"):
             return 500, None
-        if username.startswith(("slow-", "laggy-")):
-            time.sleep(self.slow_seconds if username.startswith("slow-") else 0.5)
-            return 403, None
         name = self.ignore_case.get(username.strip().casefold(), username)
-        if name in self.users and self.users[name] == password:
+        if password is not None and name in self.users and self.users[name] == password:
             body = {"access_token": f"upstream-{name}", "token_type": "bearer", "expires_in": 3600}
             if name in self.subjects:
                 body["sub"] = self.subjects[name]
             return 200, body
+        if self.tarpit or username.startswith("slow-"):
+            time.sleep(self.slow_seconds)
+        elif username.startswith("laggy-"):
+            time.sleep(0.5)
+        if password is None:
+            return 401, {"error": "invalid_grant"}
         return 403, None
+
+    def grant_count(self, grant_type: str) -> int:
+        with self._lock:
+            return self.grants[grant_type]
 
     def count(self, username: str) -> int:
         with self._lock:

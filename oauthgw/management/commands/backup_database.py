@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from oauthgw.management.backups import BackupError, database_backup
+from oauthgw.exceptions import BackupError
+from oauthgw.management.backups import database_backup
 
 
 class Command(BaseCommand):

@@ -164,3 +164,18 @@ def test_the_filter_sidebar_says_which_period_is_shown(admin_client, a_day_and_m
 
     assert re.search(r"By period All \d{4}-\d\d-\d\d \d\d:\d\d UTC to \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
     assert "By result All tokens issued failed" in text
+
+
+def test_a_flood_of_strangers_is_one_row_with_its_count_and_the_index_counts_every_request(
+    admin_client, client_credentials_token
+):
+    for n in range(25):
+        client_credentials_token(f"made-up-{n}", "whatever")
+
+    [event] = admin_client.get(AUDIT).context["cl"].result_list
+    index = admin_client.get("/admin/").content.decode()
+
+    assert (event.outcome, event.count, event.client_id) == ("invalid_client", 25, "")
+    listed = admin_client.get(AUDIT).content.decode()
+    assert 'invalid_<wbr>client <span class="gw-count" title="requests">&times;25</span>' in listed
+    assert '<span class="gw-number">25</span><span class="gw-label">failed requests</span>' in index

@@ -1,7 +1,9 @@
 """The authorization servers admin: write-only secret, the read-only default, test connection."""
 
 import base64
-from urllib.parse import urlencode
+import re
+import time
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import responses
@@ -10,7 +12,11 @@ from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from oauthgw.conf import gateway_settings
+from oauthgw.exceptions import UpstreamUnavailable
 from oauthgw.models import AuthorizationServer
+from oauthgw.upstream import breaker
+from oauthgw.upstream.client import PROBE_GRANT_TYPE, UpstreamConfig, UpstreamProbe
 from tests.factories import ApplicationFactory
 from tests.oauthgw.admin.conftest import FORM, basic, messages_of
 
@@ -100,30 +106,99 @@ def test_the_list_shows_the_default_from_the_settings_read_only_without_its_secr
     assert "set (not shown)" in page
 
 
-def test_the_list_shows_each_servers_circuit_breaker_state(admin_client, server):
-    response = admin_client.get(CHANGELIST_URL)
+def open_circuit(name: str, monkeypatch) -> None:
+    """Open ``name``'s circuit as an outage does: faults from enough sources, and a failed probe."""
+    monkeypatch.setattr(breaker, "probe_token_endpoint", lambda config: UpstreamProbe("unreachable", 0.001))
+    config = UpstreamConfig(name=name, token_url="https://down.test/token", client_id="gw")
+    for n in range(gateway_settings.UPSTREAM_BREAKER_THRESHOLD):
+        with pytest.raises(UpstreamUnavailable), breaker.circuit_breaker(config, source=f"source-{n}"):
+            raise UpstreamUnavailable("connection", "refused")
+    assert breaker.breaker_state(name) == "open"
 
-    assert "circuit breaker" in response.content.decode().lower()
-    assert response.context["cl"].model_admin.circuit(server) in {"closed", "open", "half_open"}
+
+def circuit_cells(page: str) -> dict[str, str]:
+    """Each listed server's name and the text of its circuit-breaker cell."""
+    rows = re.findall(r'<tr[^>]*>.*?field-name[^>]*>(?:<a[^>]*>)?([^<]+).*?field-circuit">([^<]*)</td>', page, re.S)
+    return dict(rows)
 
 
-def test_test_connection_reports_a_token_endpoint_as_a_success_message(admin_client, server, upstream_mock):
+def test_the_list_shows_each_servers_circuit_breaker_state(admin_client, server, monkeypatch):
+    AuthorizationServer.objects.create(name="healthy", token_url="https://healthy.test/token", client_id="gw")
+    open_circuit("partner", monkeypatch)
+
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+
+    assert circuit_cells(page) == {"partner": "open", "healthy": "closed"}
+    assert '<td class="gw-circuit-closed">closed</td>' in page  # the default server's
+
+
+def test_the_list_shows_the_default_servers_open_circuit(admin_client, monkeypatch):
+    open_circuit("default", monkeypatch)
+
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+
+    assert '<td class="gw-circuit-open">open</td>' in page
+
+
+def test_test_connection_reports_a_token_endpoint_that_takes_the_gateways_client(admin_client, server, upstream_mock):
+    upstream_mock.add(responses.POST, server.token_url, status=400, json={"error": "unsupported_grant_type"})
     upstream_mock.add(responses.POST, server.token_url, status=400, json={"error": "invalid_request"})
 
     response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
 
     [message] = messages_of(response)
-    assert message.startswith("partner: reachable, answers like an RFC 6749 token endpoint (HTTP 400 invalid_request")
-    assert " ms)" in message
+    assert message.startswith(
+        "partner: reachable, answers like an RFC 6749 token endpoint (HTTP 400 unsupported_grant_type, "
+    )
+    assert ", and takes the gateway's client (HTTP 400 invalid_request, " in message
+    assert message.endswith(" ms). Circuit breaker: closed.")
     assert SECRET not in message
+    liveness, registration = (dict(parse_qsl(call.request.body)) for call in upstream_mock.calls)
+    assert liveness == {"grant_type": PROBE_GRANT_TYPE}
+    assert registration["grant_type"] == "password" and "password" not in registration
 
 
 def test_test_connection_reports_refused_gateway_credentials(admin_client, server, upstream_mock):
+    # A server that reads the grant type first refuses the probe's; the password grant tells the secret is wrong.
+    upstream_mock.add(responses.POST, server.token_url, status=400, json={"error": "unsupported_grant_type"})
+    upstream_mock.add(responses.POST, server.token_url, status=401, json={"error": "invalid_client"})
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert "refuses the gateway's client id or secret (HTTP 401 invalid_client" in messages_of(response)[0]
+
+
+def test_test_connection_reports_refused_credentials_seen_by_the_first_probe(admin_client, server, upstream_mock):
     upstream_mock.add(responses.POST, server.token_url, status=401, json={"error": "invalid_client"})
 
     response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
 
     assert "refuses the gateway's client id or secret" in messages_of(response)[0]
+    assert len(upstream_mock.calls) == 1
+
+
+def test_test_connection_says_when_a_server_answers_failed_logins_slowly(admin_client, db, upstream_mock):
+    slow = AuthorizationServer.objects.create(name="tarpit", token_url="https://tarpit.test/token", timeout=0.2)
+    upstream_mock.add(responses.POST, slow.token_url, status=400, json={"error": "unsupported_grant_type"})
+    tarpit = lambda request: time.sleep(0.5) or (400, {}, "")  # noqa: E731
+    upstream_mock.add_callback(responses.POST, slow.token_url, callback=tarpit)
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[slow.pk]), follow=True)
+    time.sleep(0.4)  # the abandoned call ends before the mock goes
+
+    [message] = messages_of(response)
+    assert "answers like an RFC 6749 token endpoint" in message
+    assert "got no answer" in message and "it may answer failed logins slowly" in message
+
+
+def test_test_connection_with_glewlwyds_empty_answers_says_a_wrong_secret_would_look_the_same(
+    admin_client, server, upstream_mock
+):
+    upstream_mock.add(responses.POST, server.token_url, status=400, body=b"")
+
+    response = admin_client.post(reverse("admin:oauthgw_authorizationserver_test", args=[server.pk]), follow=True)
+
+    assert "it names no error, so a wrong client secret would look the same" in messages_of(response)[0]
 
 
 def test_test_connection_of_the_default_server(admin_client, upstream_mock, upstream_url):

@@ -2,6 +2,7 @@
 
 import jwt
 import pytest
+from django.conf import settings
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauthgw.credentials import token_checksum
@@ -39,7 +40,7 @@ def test_client_credentials_claims_name_the_client_as_subject(client, post_token
     claims = verified_claims(client, body["access_token"])
 
     assert claims["iss"] == "http://testserver"
-    assert claims["aud"] == "http://testserver"
+    assert claims["aud"] == settings.HELLOWORLD_AUDIENCE == "helloworld"  # the API this project serves
     assert claims["sub"] == claims["client_id"] == jwt_client.client_id
     assert claims["scope"] == "hello"
     assert claims["exp"] - claims["iat"] == body["expires_in"] == 300
@@ -96,7 +97,7 @@ def test_a_configured_issuer_is_the_iss_and_the_metadata_issuer(client, post_tok
     token = client_credentials(post_token, jwt_client).json()["access_token"]
 
     claims = jwt.decode(token, options={"verify_signature": False})
-    assert claims["iss"] == claims["aud"] == "https://auth.example.com"
+    assert claims["iss"] == "https://auth.example.com"
     assert client.get("/.well-known/oauth-authorization-server").json()["issuer"] == "https://auth.example.com"
     # The gateway's own API accepts it: its iss is the configured one.
     assert client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
@@ -129,6 +130,14 @@ def test_the_default_audience_setting_may_separate_its_values_with_commas(client
 
     claims = verified_claims(client, token, audience="https://stock.example")
     assert claims["aud"] == ["https://api.example.com", "https://stock.example"]
+
+
+def test_without_a_default_audience_the_aud_is_the_issuer(client, post_token, jwt_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "JWT_AUDIENCE": ""}
+
+    token = client_credentials(post_token, jwt_client).json()["access_token"]
+
+    assert verified_claims(client, token, audience="http://testserver")["aud"] == "http://testserver"
 
 
 def test_a_resource_parameter_narrows_the_audience_to_it(client, post_token, make_client):

@@ -95,8 +95,8 @@ def login(post_token, fake):
     return log_in
 
 
-def refresh(post_token, app, pair: dict):
-    return post_token({"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}, app=app)
+def refresh(post_token, app, pair: dict, **extra):
+    return post_token({"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}, app=app, **extra)
 
 
 def hello(client, pair: dict):
@@ -386,8 +386,9 @@ def test_an_open_circuit_refuses_the_refresh_without_calling_the_upstream(
     app = make_client()
     pairs = [login(app) for _ in range(3)]
     fake.failure = (503, None)  # the breaker's probe fails too
-    for pair in pairs[:2]:
-        assert refresh(post_token, app, pair).status_code == 503
+    # Sessions refreshed from two addresses: the faults of two sources.
+    for n, pair in enumerate(pairs[:2]):
+        assert refresh(post_token, app, pair, REMOTE_ADDR=f"192.0.2.{n + 1}").status_code == 503
     asked = len(fake.forms)
 
     response = refresh(post_token, app, pairs[2])

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 import responses
+from django.db import connection
 
 from oauthgw.caching import shared_state
 from oauthgw.exceptions import Throttled
@@ -18,6 +19,7 @@ from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.models import SharedValue
 from oauthgw.signals import token_request_finished
 from tests.oauthgw.conftest import PASSWORD, USERNAME
+from tests.support.stub_upstream import StubUpstream
 
 # Shared state is in the database without Redis.
 pytestmark = pytest.mark.django_db
@@ -393,8 +395,196 @@ def test_an_answer_the_input_can_cause_counts_like_a_failure(post_token, upstrea
     assert len(upstream.calls) == calls_before
 
 
+@pytest.mark.parametrize(
+    ("scope", "usernames", "addresses"),
+    [
+        (throttling.PAIR, ["victim"] * 4, ["198.51.100.1"] * 4),
+        (throttling.USERNAME, ["victim"] * 4, [f"198.51.100.{n}" for n in range(4)]),
+        (throttling.CLIENT_IP, [f"user-{n}" for n in range(4)], ["198.51.100.1"] * 4),
+        (throttling.CLIENT, [f"user-{n}" for n in range(4)], [f"198.51.100.{n}" for n in range(4)]),
+    ],
+)
+def test_a_timeout_is_charged_to_each_counter_of_the_request_that_caused_it(
+    post_token, upstream, make_client, clock, settings, scope, usernames, addresses
+):
+    # The upstream answers wrong passwords after the timeout: each timeout is a failure of its username,
+    # address and client, so the limit of whichever of them the requests share stops the next one.
+    names = {
+        throttling.PAIR: "USERNAME_FAILURES",
+        throttling.USERNAME: "USERNAME_CEILING",
+        throttling.CLIENT_IP: "IP_FAILURES",
+        throttling.CLIENT: "CLIENT_FAILURES",
+    }
+    settings.OAUTHGW = {
+        **settings.OAUTHGW,
+        **{f"THROTTLE_{name}": (3 if key == scope else 0) for key, name in names.items()},
+        "UPSTREAM_BREAKER_THRESHOLD": 0,
+        "UPSTREAM_TIMEOUT": 0.1,
+    }
+    app = make_client()
+    upstream.mock.add_callback(responses.POST, upstream.url, callback=lambda request: time.sleep(0.3) or (403, {}, ""))
+    statuses = [
+        login(post_token, app, username=username, password="wrong", address=address).status_code
+        for username, address in zip(usernames, addresses, strict=True)
+    ]
+    time.sleep(0.3)  # the abandoned calls end before the mock goes
+
+    assert statuses == [503, 503, 503, 429]
+
+
+# --- Upstream calls in flight per address, in this process -------------------------------------
+
+
+@pytest.fixture
+def slow_upstream(settings):
+    """A real HTTP upstream that answers ``slow-…`` usernames after a second (two thirds of the timeout)."""
+    stub = StubUpstream({USERNAME: PASSWORD, **{f"user-{n}": PASSWORD for n in range(8)}}, slow_seconds=1.0)
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TOKEN_URL": stub.url, "UPSTREAM_TIMEOUT": 1.5}
+    yield stub
+    stub.close()
+
+
+def mark_slow(client_ip: str) -> None:
+    throttling.password_limits(server_name="default", username="x", client_id="app", client_ip=client_ip).timed(
+        1.0, timeout=1.0
+    )
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_limit(make_client, upstream, clock):
+def test_a_slow_address_holds_at_most_its_share_of_calls_in_flight_and_others_go_on(
+    make_client, slow_upstream, settings
+):
+    # An upstream that answers this address's wrong passwords slowly: each waits in a server thread.
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 2}
+    app = make_client()
+    outcomes = []
+
+    def guess(n: int) -> None:
+        try:
+            resource_owner_authenticate(client=app, username=f"slow-{n}", password="wrong", client_ip="203.0.113.5")
+            outcomes.append("asked")
+        except Throttled as exc:
+            outcomes.append(exc.scope)
+
+    def guess_in_a_thread(n: int) -> None:
+        try:
+            guess(n)
+        finally:
+            connection.close()
+
+    guess(0)  # one slow answer marks the address
+    waiting = [threading.Thread(target=guess_in_a_thread, args=(n,)) for n in (1, 2)]
+    for thread in waiting:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while slow_upstream.count("slow-1") + slow_upstream.count("slow-2") < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    guess(3)  # a fourth and a fifth from the same address, while two wait
+    guess(4)
+    started = time.monotonic()
+    owner = resource_owner_authenticate(client=app, username=USERNAME, password=PASSWORD, client_ip=OWNER_ADDRESS)
+    owner_waited = time.monotonic() - started
+    for thread in waiting:
+        thread.join(10)
+    guess(5)  # the places are free again
+
+    assert outcomes[0] == "asked"
+    assert outcomes[1:3] == [throttling.CONCURRENT] * 2
+    assert (slow_upstream.count("slow-3"), slow_upstream.count("slow-4")) == (0, 0)
+    assert owner is not None and owner_waited < 0.5
+    assert outcomes[3:] == ["asked"] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_address_answered_promptly_may_log_in_many_users_at_once(make_client, slow_upstream, settings):
+    # An office behind one NAT address, a backend logging its users in: never capped.
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 1}
+    app = make_client()
+    start_together = threading.Barrier(8)
+    outcomes = []
+
+    def login_user(n: int) -> None:
+        start_together.wait(10)
+        try:
+            login = resource_owner_authenticate(
+                client=app, username=f"user-{n}", password=PASSWORD, client_ip="198.51.100.80"
+            )
+            outcomes.append("in" if login else "refused")
+        except Throttled as exc:
+            outcomes.append(exc.scope)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=login_user, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert outcomes == ["in"] * 8
+
+
+def test_a_call_that_takes_half_the_timeout_marks_its_address_slow_for_the_window():
+    limits = throttling.password_limits(server_name="default", username="x", client_id="app", client_ip="192.0.2.7")
+    limits.timed(0.49, timeout=1.0)
+    assert not limits.slowed(shared_state.get_many(limits.keys))
+
+    limits.timed(0.5, timeout=1.0)
+
+    assert limits.slowed(shared_state.get_many(limits.keys))
+    other = throttling.password_limits(server_name="default", username="y", client_id="b", client_ip="192.0.2.7")
+    assert other.slowed(shared_state.get_many(other.keys))  # the address, whoever logs in from it
+
+
+def test_an_ipv6_client_counts_per_64_for_calls_in_flight(settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 1}
+
+    with throttling.upstream_call_slot(client_ip="2001:db8:1:2::1", capped=True):
+        with (
+            pytest.raises(Throttled) as caught,
+            throttling.upstream_call_slot(client_ip="2001:db8:1:2::ffff", capped=True),
+        ):
+            pass
+        with throttling.upstream_call_slot(client_ip="2001:db8:1:3::1", capped=True):
+            pass
+
+    assert caught.value.retry_after == 1
+    assert "at once" in caught.value.description
+
+
+def test_zero_lifts_the_cap_on_calls_in_flight(settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 0}
+
+    with (
+        throttling.upstream_call_slot(client_ip="203.0.113.5", capped=True),
+        throttling.upstream_call_slot(client_ip="203.0.113.5", capped=True),
+    ):
+        pass
+
+
+def test_calls_of_a_slow_address_over_the_cap_are_answered_429_at_once(post_token, make_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 1}
+    app = make_client()
+    mark_slow("203.0.113.5")
+
+    with throttling.upstream_call_slot(client_ip="203.0.113.5", capped=True):
+        response = login(post_token, app, address="203.0.113.5")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1"
+    assert response.json() == {
+        "error": "slow_down",
+        "error_description": "Too many logins from this address at once; try again in a moment.",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_limit(
+    make_client, upstream, clock, settings
+):
+    # The failure counters alone (the cap on calls in flight would refuse most of the burst first).
+    settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_IP_CONCURRENCY": 0}
     app = make_client()
     calls = []
 
@@ -414,6 +604,8 @@ def test_a_burst_of_concurrent_guesses_reaches_the_upstream_no_more_than_the_lim
             outcomes.append("asked")
         except Throttled:
             outcomes.append("throttled")
+        finally:
+            connection.close()  # else PostgreSQL cannot drop the test database afterwards
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(32)]
     for thread in threads:

@@ -8,7 +8,8 @@ import sqlite3
 import pytest
 from django.db import connection
 
-from oauthgw.management.backups import BackupError, backup_kind, database_backup, database_restore
+from oauthgw.exceptions import BackupError
+from oauthgw.management.backups import backup_kind, database_backup, database_restore
 from oauthgw.models import Application
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -120,3 +120,20 @@ def test_refreshes_served_on_grace_are_issued_tokens_and_the_rejected_sessions_a
     assert (summary.issued, summary.issued_on_grace, summary.failed) == (4, 1, 6)
     assert ("session_rejected", 1) in summary.failures_by_reason
     assert sum(bucket.issued for bucket in summary.hours) == 4
+
+
+def test_a_row_standing_for_many_failures_counts_them_all(trail):
+    # One source's unauthenticated failures of one interval share a row (oauthgw.observability.audit).
+    AuditEvent.objects.create(
+        time=NOW - timedelta(minutes=10), outcome="invalid_client", status=401, latency_ms=1, count=40
+    )
+    AuditEvent.objects.create(
+        time=NOW - timedelta(minutes=5), outcome="invalid_client", status=401, latency_ms=1, count=7, client_id="app"
+    )
+
+    summary = dashboard_summary(now=NOW)
+    mine = dashboard_summary(now=NOW, client_id="app")
+
+    assert (summary.failed, dict(summary.failures_by_reason)["invalid_client"]) == (5 + 47, 48)
+    assert summary.hours[-1].failed == 47
+    assert (mine.failed, mine.hours[-1].failed) == (7, 7)

@@ -1,4 +1,4 @@
-"""The circuit breaker: consecutive faults make it probe; only a failed probe opens it.
+"""The circuit breaker: faults from many sources make it probe; only a failed probe opens it.
 
 Time is moved through the module's clock seam; the probe is replaced by a fake
 whose answer each test chooses, except in the token-endpoint tests at the end,
@@ -7,6 +7,8 @@ where it goes to the stubbed upstream like every other call.
 
 import logging
 import threading
+import time
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -20,6 +22,7 @@ from tests.oauthgw.conftest import PASSWORD, USERNAME
 pytestmark = pytest.mark.django_db
 
 THRESHOLD = 3
+WINDOW = 60
 COOLDOWN = 30
 PRIMARY = UpstreamConfig(name="primary", token_url="http://primary.test/token", client_id="gw")
 SECONDARY = UpstreamConfig(name="secondary", token_url="http://secondary.test/token", client_id="gw")
@@ -30,6 +33,7 @@ def _breaker_settings(settings):
     settings.OAUTHGW = {
         **settings.OAUTHGW,
         "UPSTREAM_BREAKER_THRESHOLD": THRESHOLD,
+        "UPSTREAM_BREAKER_WINDOW": WINDOW,
         "UPSTREAM_BREAKER_COOLDOWN": COOLDOWN,
     }
 
@@ -39,7 +43,7 @@ def clock(monkeypatch):
     """The breaker's wall clock, moved by hand: ``clock.now += 31``."""
 
     class Clock:
-        now = 1_000_000.0
+        now = 1_000_020.0  # 20 s into a window
 
     monkeypatch.setattr(breaker, "_clock", lambda: Clock.now)
     return Clock
@@ -63,20 +67,26 @@ def probe(monkeypatch):
     return Probe
 
 
-def call(server: UpstreamConfig = PRIMARY, *, fault: str | None = None) -> bool:
-    """One guarded upstream call; True if the block ran (the upstream was asked)."""
+def call(server: UpstreamConfig = PRIMARY, *, fault: str | None = None, source: str = "someone") -> bool:
+    """One guarded upstream call for ``source``; True if the block ran (the upstream was asked)."""
     ran = False
-    with breaker.circuit_breaker(server):
+    with breaker.circuit_breaker(server, source=source):
         ran = True
         if fault:
             raise UpstreamUnavailable(fault, "a fault")
     return ran
 
 
-def fail(times: int, server: UpstreamConfig = PRIMARY, kind: str = "connection") -> None:
+def fail(sources: int, server: UpstreamConfig = PRIMARY, kind: str = "connection", first: int = 0) -> None:
+    """A faulting call for each of ``sources`` distinct sources."""
+    for n in range(first, first + sources):
+        fail_from(f"source-{n}", 1, server=server, kind=kind)
+
+
+def fail_from(source: str, times: int, server: UpstreamConfig = PRIMARY, kind: str = "timeout") -> None:
     for _ in range(times):
         with pytest.raises(UpstreamUnavailable) as caught:
-            call(server, fault=kind)
+            call(server, fault=kind, source=source)
         assert not isinstance(caught.value, CircuitOpen)
 
 
@@ -86,27 +96,62 @@ def test_a_new_circuit_is_closed(probe):
     assert probe.servers == []
 
 
-def test_faults_below_the_threshold_keep_it_closed_and_probe_nothing(clock, probe):
+def test_faults_from_fewer_sources_than_the_threshold_keep_it_closed_and_probe_nothing(clock, probe):
     fail(THRESHOLD - 1)
     assert breaker_state(PRIMARY.name) == "closed"
     assert call()
     assert probe.servers == []
 
 
-def test_threshold_faults_and_a_failed_probe_open_it(clock, probe):
+def test_one_sources_faults_however_many_never_probe_nor_open_it(clock, probe):
+    # A wrong password the upstream answers after the timeout, sent again and again.
+    fail_from("one-patient-source", THRESHOLD * 10)
+
+    assert probe.servers == []
+    assert breaker_state(PRIMARY.name) == "closed"
+    assert call(source="somebody-else")
+
+
+def test_faults_from_threshold_sources_and_a_failed_probe_open_it(clock, probe):
     fail(THRESHOLD)
     assert probe.servers == [PRIMARY.name]
     assert breaker_state(PRIMARY.name) == "open"
 
 
-def test_threshold_faults_that_the_probe_does_not_confirm_leave_it_closed(clock, probe):
-    # One caller's requests make the upstream fail; the upstream answers the probe.
+def test_faults_the_probe_does_not_confirm_leave_it_closed_and_the_count_starts_again(clock, probe):
+    # Callers' requests make the upstream fail; the upstream answers the probe.
     probe.verdict = "ok"
-    fail(THRESHOLD * 3, kind="status")
+    fail(THRESHOLD)
+    assert probe.servers == [PRIMARY.name]
 
+    fail_from("source-0", 3)  # counted in this window already: no new probe
+    fail(THRESHOLD - 1, first=THRESHOLD)
+    assert probe.servers == [PRIMARY.name]
+    fail(1, first=2 * THRESHOLD)
+
+    assert probe.servers == [PRIMARY.name] * 2
     assert breaker_state(PRIMARY.name) == "closed"
     assert call()
-    assert probe.servers == [PRIMARY.name] * 3
+
+
+def test_sources_are_counted_within_one_window(clock, probe):
+    fail(THRESHOLD - 1)
+    clock.now += WINDOW
+
+    fail(1, first=THRESHOLD)
+
+    assert probe.servers == []
+    assert breaker_state(PRIMARY.name) == "closed"
+
+
+def test_successful_calls_neither_count_nor_clear_faults(clock, probe):
+    fail(THRESHOLD - 1)
+    for n in range(5):
+        assert call(source=f"happy-{n}")
+    fail(1, first=THRESHOLD)
+
+    assert probe.servers == [PRIMARY.name]
+    assert breaker_state(PRIMARY.name) == "open"
 
 
 def test_an_open_circuit_refuses_without_running_the_call_and_says_how_long(clock, probe):
@@ -117,14 +162,6 @@ def test_an_open_circuit_refuses_without_running_the_call_and_says_how_long(cloc
         call()
 
     assert caught.value.retry_after == COOLDOWN - 10
-
-
-def test_a_clear_answer_resets_the_count_of_consecutive_faults(clock, probe):
-    fail(THRESHOLD - 1)
-    assert call()
-    fail(THRESHOLD - 1)
-    assert breaker_state(PRIMARY.name) == "closed"
-    assert probe.servers == []
 
 
 def test_after_the_cooldown_a_probe_that_answers_closes_it_and_the_call_goes_on(clock, probe):
@@ -157,7 +194,7 @@ def test_only_one_of_many_concurrent_calls_probes(clock, monkeypatch):
     def slow_probe(server):
         probed.append(server.name)
         fail_with.wait(5)
-        return UpstreamProbe("ok", 0.001, status=401)
+        return UpstreamProbe("ok", 0.001, status=400)
 
     monkeypatch.setattr(breaker, "probe_token_endpoint", lambda server: UpstreamProbe("unreachable", 0.001))
     monkeypatch.setattr(breaker, "_in_background", lambda function, *args: function(*args))
@@ -208,7 +245,7 @@ def test_opening_and_closing_are_each_logged_once(clock, probe, caplog):
     call()
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert [message for message in warnings if "circuit" in message] == [
-        f"circuit for authorization server primary opened after {THRESHOLD} consecutive faults "
+        f"circuit for authorization server primary opened after calls for {THRESHOLD} sources faulted "
         f"(last: connection); 503 for {COOLDOWN}s",
         "circuit for authorization server primary closed: it answers again",
     ]
@@ -224,8 +261,8 @@ def login(post_token, app, password: str = PASSWORD, username: str = USERNAME, *
 def test_an_upstream_failing_everything_opens_it_and_then_nothing_is_sent(post_token, upstream, make_client):
     app = make_client()
     upstream.answers(502)
-    for _ in range(THRESHOLD):
-        assert login(post_token, app).status_code == 503
+    for n in range(THRESHOLD):
+        assert login(post_token, app, username=f"user-{n}").status_code == 503
     calls_before = len(upstream.calls)
 
     response = login(post_token, app)
@@ -236,15 +273,24 @@ def test_an_upstream_failing_everything_opens_it_and_then_nothing_is_sent(post_t
     assert 0 < int(response["Retry-After"]) <= COOLDOWN
 
 
-def answer_like_a_token_endpoint(upstream, *, failing_usernames: str = "poison") -> None:
-    """Usernames starting with ``failing_usernames`` get a 500; the probe (no password) an RFC 6749 "no"."""
+def answer_like_a_token_endpoint(upstream, *, failing_usernames: str = "poison", slow_failures: float = 0) -> None:
+    """A token endpoint that refuses an unknown grant type at once (the breaker's probe).
+
+    Usernames starting with ``failing_usernames`` get a 500; ``alice`` with her
+    password a token; every other password grant, one without a password
+    included, is refused after ``slow_failures`` seconds (a tar pit).
+    """
 
     def answer(request):
-        if f"username={failing_usernames}" in request.body:
+        form = dict(parse_qsl(request.body))
+        if form["grant_type"] != "password":
+            return (400, {}, '{"error": "unsupported_grant_type"}')
+        if form["username"].startswith(failing_usernames):
             return (500, {}, "")
-        if "password=" not in request.body:
-            return (401, {}, '{"error": "invalid_grant"}')
-        return (200, {}, '{"access_token": "upstream", "token_type": "bearer"}')
+        if (form["username"], form.get("password")) == (USERNAME, PASSWORD):
+            return (200, {}, '{"access_token": "upstream", "token_type": "bearer"}')
+        time.sleep(slow_failures)
+        return (400, {}, '{"error": "invalid_grant"}')
 
     upstream.mock.add_callback("POST", upstream.url, callback=answer)
 
@@ -262,20 +308,39 @@ def test_one_callers_fault_making_usernames_do_not_open_it_for_everyone(post_tok
     assert login(post_token, victim, REMOTE_ADDR="198.51.100.20").status_code == 200
 
 
+def test_an_upstream_that_answers_failed_logins_after_the_timeout_keeps_it_closed(
+    post_token, upstream, make_client, settings
+):
+    """The breaker's probe is answered at once where failed logins, a password-less one included, time out."""
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_TIMEOUT": 0.2, "THROTTLE_IP_FAILURES": 0}
+    attacker, victim = make_client(), make_client()
+    answer_like_a_token_endpoint(upstream, slow_failures=0.5)
+
+    for n in range(THRESHOLD * 2):
+        response = login(post_token, attacker, username=f"guess-{n}", password="wrong", REMOTE_ADDR="203.0.113.9")
+        assert response.status_code == 503
+
+    probes = [call for call in upstream.calls if "grant_type=password" not in call.request.body]
+    assert probes, "the breaker never probed"
+    assert all("username" not in call.request.body for call in probes)
+    assert breaker_state("default") == "closed"
+    assert login(post_token, victim, REMOTE_ADDR="198.51.100.20").status_code == 200
+
+
 def test_rejected_passwords_do_not_open_the_circuit(post_token, upstream, make_client, settings):
     settings.OAUTHGW = {**settings.OAUTHGW, "THROTTLE_USERNAME_FAILURES": 0, "THROTTLE_IP_FAILURES": 0}
     app = make_client()
     upstream.rejects()
-    for _ in range(THRESHOLD + 1):
-        assert login(post_token, app, password="wrong").status_code == 401
+    for n in range(THRESHOLD + 1):
+        assert login(post_token, app, username=f"user-{n}", password="wrong").status_code == 401
     assert breaker_state("default") == "closed"
 
 
 def test_endpoint_recovers_through_one_probe_after_the_cooldown(post_token, upstream, make_client, clock):
     app = make_client()
     upstream.answers(500)
-    for _ in range(THRESHOLD):
-        login(post_token, app)
+    for n in range(THRESHOLD):
+        login(post_token, app, username=f"user-{n}")
     assert breaker_state("default") == "open"
     upstream.mock.reset()
     answer_like_a_token_endpoint(upstream)

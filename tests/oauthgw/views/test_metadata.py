@@ -1,5 +1,6 @@
 """``GET /.well-known/oauth-authorization-server`` (RFC 8414)."""
 
+import jwt
 import pytest
 from django.test import Client
 
@@ -32,3 +33,19 @@ def test_metadata_claims_no_authorization_endpoint_capability(client):
     assert "authorization_endpoint" not in document
     assert "authorization_response_iss_parameter_supported" not in document
     assert document["response_types_supported"] == []
+
+
+def test_with_a_configured_issuer_nothing_follows_the_host_header(client, post_token, make_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "ISSUER": "https://auth.example.com"}
+    app = make_client(token_format="jwt", grant_types="client_credentials")
+
+    document = client.get("/.well-known/oauth-authorization-server", HTTP_HOST="localhost").json()
+    token = post_token({"grant_type": "client_credentials"}, app=app, HTTP_HOST="localhost").json()["access_token"]
+
+    assert document["issuer"] == "https://auth.example.com"
+    assert document["token_endpoint"] == "https://auth.example.com/oauth2/token"
+    assert document["jwks_uri"] == "https://auth.example.com/.well-known/jwks.json"
+    assert {url.split("/oauth2/")[0] for key, url in document.items() if key.endswith("_endpoint")} == {
+        "https://auth.example.com"
+    }
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == "https://auth.example.com"
