@@ -30,11 +30,10 @@ from django.core.cache import cache
 from django.db import DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
-
-from oauthgw.exceptions import BackupError
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauthgw.encryption import stored_secrets_unreadable
+from oauthgw.exceptions import BackupError
 from oauthgw.models import Application, UpstreamSession
 
 SQLITE = "sqlite"
