@@ -172,6 +172,9 @@ if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
 # absolute URI (https://api.example.com/helloworld/) also lets a client ask for it
 # with an RFC 8707 resource parameter.
 HELLOWORLD_AUDIENCE = env_str("HELLOWORLD_AUDIENCE") or "helloworld"
+# Other identifiers HelloWorld also accepts, e.g. while JWTs an earlier release issued for
+# the issuer are still alive after an upgrade (docs/operations.md, "Upgrading").
+HELLOWORLD_MORE_AUDIENCES = env_list("HELLOWORLD_MORE_AUDIENCES", [])
 
 # --- OAuth 2.0 -------------------------------------------------------------------
 # The gateway's own keys from OAUTHGW_* variables (oauthgw.conf gives them their types;

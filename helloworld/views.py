@@ -25,9 +25,9 @@ class HelloWorldView(APIView):
     required_scopes = ["hello"]
 
     @property
-    def token_audience(self) -> str:
+    def token_audience(self) -> tuple[str, ...]:
         # RFC 9068 section 4: a JWT access token meant for another API opens nothing here.
-        return settings.HELLOWORLD_AUDIENCE
+        return (settings.HELLOWORLD_AUDIENCE, *settings.HELLOWORLD_MORE_AUDIENCES)
 
     @extend_schema(
         operation_id="helloworld",

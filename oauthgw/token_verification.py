@@ -11,6 +11,8 @@ section 4; ``oauthgw.resource_server``). The toolkit's paths (introspection, the
 token endpoint's own reads) name none: they serve every API.
 """
 
+from collections.abc import Collection
+
 import jwt
 from django.utils import timezone
 
@@ -19,11 +21,11 @@ from oauthgw.conf import gateway_settings
 from oauthgw.exceptions import ExpiredJWT, InvalidJWT, JWTForAnotherAudience
 
 
-def jwt_access_token_verify(token: str, *, audience: str | None = None) -> dict:
+def jwt_access_token_verify(token: str, *, audience: str | Collection[str] | None = None) -> dict:
     """The claims of ``token`` if it is a valid, unexpired JWT access token signed by a published key; else raise.
 
-    ``audience``: the API's identifier, which ``aud`` must include (``JWTForAnotherAudience``
-    otherwise; an empty one matches no token). None: any audience.
+    ``audience``: the API's identifier, or its identifiers, one of which ``aud`` must
+    include (``JWTForAnotherAudience`` otherwise; an empty one matches no token). None: any audience.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -50,7 +52,8 @@ def jwt_access_token_verify(token: str, *, audience: str | None = None) -> dict:
         raise InvalidJWT(type(exc).__name__) from exc
     if audience is not None:
         named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if not audience or audience not in named:
+        accepted = {audience} if isinstance(audience, str) else set(audience)
+        if not accepted.intersection(named) or accepted == {""}:
             raise JWTForAnotherAudience("aud does not name this API")
     if not isinstance(claims["exp"], int | float):
         raise InvalidJWT("exp is not a number")

@@ -32,6 +32,7 @@ resource owner's.
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Collection
 
 from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitScheme
 from oauth2_provider.bcp import bcp_compliant
@@ -94,8 +95,11 @@ def _presented_token(request) -> str | None:
     return token
 
 
-def _declared_audience(request) -> str | None:
-    """The ``token_audience`` of the view being called (RFC 9068 section 4: what its JWTs must name)."""
+def _declared_audience(request) -> str | Collection[str] | None:
+    """The ``token_audience`` of the view being called (RFC 9068 section 4: what its JWTs must name).
+
+    One identifier, or several of which a JWT's ``aud`` must name one.
+    """
     view = (getattr(request, "parser_context", None) or {}).get("view")
     audience = getattr(view, "token_audience", None)
     if not audience and view is not None and type(view) not in _warned_views:

@@ -114,7 +114,11 @@ def test_tokens_and_sessions_of_the_previous_release_survive_the_upgrade_and_a_r
         assert audited(current)[audited_before:] == ["issued", "issued"], ROLLING
         assert errors_logged(tmp_path / "old.log") == [], ROLLING
 
-        new_gateway = Gateway(current, tmp_path / "new.log", workers=2)
+        # As docs/operations.md says for this release: JWTs the previous one issued name the issuer
+        # as their audience, and HelloWorld accepts it too until they have expired.
+        new_gateway = Gateway(
+            current, tmp_path / "new.log", workers=2, extra_env={"HELLOWORLD_MORE_AUDIENCES": keys["OAUTHGW_ISSUER"]}
+        )
         try:
             asked = upstream.requests_served()
             hello = new_gateway.hello(pair["access_token"])

@@ -194,6 +194,19 @@ def test_helloworld_answers_to_the_identifier_it_is_configured_with(client, toke
     assert_invalid_token(call(client, token))
 
 
+def test_a_jwt_for_the_issuer_opens_helloworld_only_while_it_is_named_among_more_audiences(
+    client, post_token, make_client, settings
+):
+    # What the previous release issued by default: the issuer as the audience.
+    app = make_client(token_format="jwt", audience="http://testserver")
+    token = post_token({"grant_type": "client_credentials"}, app=app).json()["access_token"]
+    assert_invalid_token(call(client, token))
+
+    settings.HELLOWORLD_MORE_AUDIENCES = ["http://testserver"]
+
+    assert call(client, token).status_code == 200
+
+
 def test_an_api_that_declares_no_audience_refuses_every_jwt_and_still_takes_opaque_tokens(
     post_token, make_client, token, caplog
 ):
