@@ -130,3 +130,11 @@ class InvalidTargetError(errors.OAuth2Error):
 
     error = "invalid_target"
     status_code = 400
+
+
+# --- State every process shares ------------------------------------------------------------
+
+
+class SharedStateUnavailable(Exception):
+    """The shared cache (Redis) did not answer, where "unknown" must not pass for an answer."""
+
