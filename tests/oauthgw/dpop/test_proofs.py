@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 
 import jwt
 import pytest
@@ -561,6 +562,7 @@ EXAMPLES = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 FUZZ_KEY = DPoPKey("ES256")
+HEADER_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
@@ -634,7 +636,9 @@ def test_any_header_gets_a_dpop_error_or_a_proof(values, access_token, nonce_req
     try:
         proof = verify(values, access_token=access_token, nonce_required=nonce_required)
     except DPoPError as refused:
-        assert refused.error in {"invalid_dpop_proof", "use_dpop_nonce"} and refused.description
+        assert refused.error in {"invalid_dpop_proof", "use_dpop_nonce"}
+        # Fit for an error_description in a WWW-Authenticate quoted string (RFC 6750 section 3).
+        assert HEADER_SAFE.fullmatch(refused.description)
         event(refused.description.split("(")[0])
     else:
         assert proof.jkt == FUZZ_KEY.jkt and math.isfinite(proof.iat)
