@@ -10,10 +10,10 @@ The key is the ``jwk`` header of the proof, never a remote one: ``jku``, ``x5u``
 and ``x5c`` are ignored, nothing is fetched. It must be public (a ``jwk`` with a
 private member is refused, not stripped: its client has leaked its key) and of a
 bounded size, checked before cryptography sees it: RSA moduli of 2048 to 8192
-bits (smaller is breakable, larger only costs the server), exponents odd and
-below 2**256 (FIPS 186-5). Members are Base64urlUInt or fixed-length octets as
-RFC 7518 section 6 spells them, in one canonical form, so that one key has one
-thumbprint.
+bits (smaller is breakable, larger only costs the server), exponents odd, at
+least 3 and below 2**256 (FIPS 186-5's upper bound). Members are Base64urlUInt or
+fixed-length octets as RFC 7518 section 6 spells them, in one canonical form, so
+that one key has one thumbprint.
 """
 
 import re
