@@ -16,6 +16,7 @@ class OauthgwConfig(AppConfig):
 
         from oauthgw import checks  # noqa: F401  (registers the system checks)
         from oauthgw.caching import bearer_cache
+        from oauthgw.dpop import checks as dpop_checks  # noqa: F401  (registers the DPoP checks)
         from oauthgw.issuing import clients, retention
         from oauthgw.observability import metrics  # noqa: F401  (registers its signal receiver)
 

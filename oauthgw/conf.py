@@ -131,6 +131,21 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_PUBLISH_SECONDS": 3600,
     # Cache-Control max-age of GET /.well-known/jwks.json.
     "JWKS_MAX_AGE": 600,
+    # DPoP (RFC 9449): the JWS algorithms a proof may be signed with, comma-separated
+    # (the metadata's dpop_signing_alg_values_supported). Asymmetric only: ``none``
+    # and HS* are never accepted (oauthgw/dpop/keys.py lists what is supported).
+    "DPOP_SIGNING_ALGORITHMS": "ES256,ES384,ES512,PS256,PS384,PS512,RS256,EdDSA",
+    # Seconds a proof is accepted after its ``iat``, and how far ahead of the
+    # gateway's clock its ``iat`` may be (a client's clock running fast). Each
+    # proof's ``jti`` is remembered for as long as the proof could be accepted.
+    # oauthgw/dpop/proofs.py says why these numbers.
+    "DPOP_PROOF_MAX_AGE": 300,
+    "DPOP_CLOCK_SKEW": 30,
+    # Seconds a server nonce (DPoP-Nonce) stays valid, in every process.
+    "DPOP_NONCE_LIFETIME": 300,
+    # When the store of seen proofs (Redis) cannot answer: True refuses DPoP proofs
+    # (503) for that time; False accepts them without the replay check.
+    "DPOP_REPLAY_CHECK_REQUIRED": True,
 }
 
 ENV_PREFIX = "OAUTHGW_"

@@ -192,3 +192,57 @@ class TokenInQueryString(InvalidBearerRequest):
 
 class BackupError(Exception):
     """A backup or restore that could not be done; the message says why and what to do."""
+
+
+# --- State every process shares ------------------------------------------------------------
+
+
+class SharedStateUnavailable(Exception):
+    """The shared cache (Redis) did not answer, where "unknown" must not pass for an answer."""
+
+
+# --- DPoP (RFC 9449) -------------------------------------------------------------------------
+
+
+class DPoPError(Exception):
+    """A DPoP proof refused. ``error`` is the code a client is told (RFC 9449 sections 5, 7.1 and 8).
+
+    ``description`` names the rule the proof broke, never a value taken from it:
+    it is sent to the client as ``error_description`` and logged.
+    """
+
+    error = ""
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
+class InvalidDPoPProof(DPoPError):
+    """The ``DPoP`` header is missing, malformed, or breaks a rule of RFC 9449 section 4.3."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(DPoPError):
+    """The proof needs a server nonce it lacks, or carries one no longer valid (RFC 9449 section 8).
+
+    ``nonce`` is a fresh one, for the ``DPoP-Nonce`` header of the answer.
+    """
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, nonce: str, description: str):
+        super().__init__(description)
+        self.nonce = nonce
+
+
+class DPoPReplayCheckUnavailable(Exception):
+    """The store of seen proofs (Redis) cannot answer and unchecked proofs are refused: 503, retry later.
+
+    Not a ``DPoPError``: the proof may be valid, and an outage is never the client's fault.
+    """
+
+    def __init__(self, *, retry_after: int):
+        super().__init__(f"the DPoP replay check is unavailable; retry after {retry_after}s")
+        self.retry_after = retry_after

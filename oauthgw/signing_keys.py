@@ -50,8 +50,9 @@ KEY_SET_SECONDS = 5.0
 # A token naming an unknown kid reads the schedule again at most this often.
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
 
-# RFC 7638 section 3.2: the members of a thumbprint, per key type.
-_THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
+# RFC 7638 section 3.2 (and RFC 8037 section 2 for OKP): the members of a
+# thumbprint, per key type. DPoP keys (oauthgw.dpop) use all three.
+_THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 
 
 @dataclass(frozen=True)

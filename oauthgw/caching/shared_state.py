@@ -12,8 +12,9 @@ the gateway runs without its breaker and its throttle rather than without its
 token endpoint (the upstream keeps its own lockout). After a failure the process
 leaves Redis alone for ``BACKOFF`` seconds, so a Redis that hangs costs one
 socket timeout per process every few seconds, not one per call, and the log gets
-one line per backoff, not one per request. A database that fails fails the
-request, as every other query of it would.
+one line per backoff, not one per request. ``claim`` alone raises instead
+(``SharedStateUnavailable``), for marks whose absence would let something through
+twice. A database that fails fails the request, as every other query of it would.
 """
 
 import functools
@@ -31,6 +32,7 @@ from django.db import connections, router
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
+from oauthgw.exceptions import SharedStateUnavailable
 from oauthgw.models import SharedValue
 
 logger = logging.getLogger(__name__)
@@ -223,6 +225,24 @@ def add(key: str, value: Any, *, timeout: float | None) -> bool:
     if not uses_redis():
         return _db_add(key, value, timeout)
     return _redis("add", lambda: cache.add(key, value, timeout=timeout), False)
+
+
+def claim(key: str, *, timeout: float) -> bool:
+    """Mark ``key`` as taken unless it is; True if this call took it (for ``timeout`` seconds).
+
+    Unlike ``add``, a Redis that cannot answer raises ``SharedStateUnavailable``:
+    for a caller that must accept a thing at most once (a DPoP proof's ``jti``),
+    "unknown" is neither answer, and the caller decides what an outage means.
+    """
+    if not uses_redis():
+        return _db_add(key, 1, timeout)
+    if not _available():
+        raise SharedStateUnavailable("the shared cache failed within the last few seconds")
+    try:
+        return cache.add(key, 1, timeout=timeout)
+    except RedisError as exc:
+        _failed("claim", exc)
+        raise SharedStateUnavailable("the shared cache did not answer") from exc
 
 
 def put(key: str, value: Any, *, timeout: float | None) -> None:

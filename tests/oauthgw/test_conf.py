@@ -53,6 +53,13 @@ def test_environment_string_stays_a_string(no_overrides, environ):
     assert gateway_settings.UPSTREAM_TOKEN_URL == "https://auth.example.com/token"
 
 
+@pytest.mark.parametrize(("raw", "value"), [("false", False), ("0", False), ("no", False), ("true", True), ("1", True)])
+def test_environment_boolean_is_coerced_to_bool(no_overrides, environ, raw, value):
+    environ(DPOP_REPLAY_CHECK_REQUIRED=raw)
+
+    assert gateway_settings.DPOP_REPLAY_CHECK_REQUIRED is value
+
+
 def test_empty_environment_variable_keeps_the_default(no_overrides, environ):
     environ(INVALID_GRANT_STATUS="")
 
