@@ -140,6 +140,24 @@ def session_sunset(*, client: Application, grant_type: str) -> datetime | None:
     return client.password_grant_sunset
 
 
+def password_grant_sunset_described(client: Application, *, now: datetime | None = None) -> str:
+    """What the client's date means now, for an operator: the commands' output, the admin's history and page."""
+    if client.password_grant_until is None:
+        return "its password grant has no last day: no sunset, and its answers announce none"
+    sunset = f"{client.password_grant_sunset:%Y-%m-%d %H:%M} UTC"
+    last_day = client.password_grant_until.isoformat()
+    if client.password_grant_ended(now or timezone.now()):
+        text = f"its password grant's last day was {last_day} (UTC): refused since {sunset}"
+    else:
+        text = (
+            f"its password grant's last day is {last_day} (UTC): refused from {sunset}, "
+            "announced in its answers until then"
+        )
+    if not client.allows_grant_type(grants.PASSWORD):
+        text += "; it does not have the password grant, so this changes nothing for now"
+    return text
+
+
 # --- Setting the date ------------------------------------------------------------------------
 
 

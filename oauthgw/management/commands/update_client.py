@@ -7,14 +7,15 @@ means. Another setting is another entry in ``SETTINGS``.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from oauthgw import grants
 from oauthgw.issuing.clients import client_by_id_or_name
-from oauthgw.issuing.password_sunset import password_grant_until_parse, password_grant_until_set
+from oauthgw.issuing.password_sunset import (
+    password_grant_sunset_described,
+    password_grant_until_parse,
+    password_grant_until_set,
+)
 from oauthgw.management.commands.enable_client import CLIENT_HELP
 from oauthgw.models import Application
 
@@ -40,23 +41,6 @@ class Setting:
         return self.option.removeprefix("--").replace("-", "_")
 
 
-def _password_grant_until_described(client: Application) -> str:
-    last_day: date | None = client.password_grant_until
-    if last_day is None:
-        return "password grant until none: no sunset, and its answers announce none"
-    sunset = client.password_grant_sunset
-    if client.password_grant_ended(timezone.now()):
-        text = f"password grant until {last_day.isoformat()} (UTC): refused since {sunset:%Y-%m-%d %H:%M} UTC"
-    else:
-        text = (
-            f"password grant until {last_day.isoformat()} (UTC): refused from {sunset:%Y-%m-%d %H:%M} UTC, "
-            "announced in its answers until then"
-        )
-    if not client.allows_grant_type(grants.PASSWORD):
-        text += "; it does not have the password grant, so this changes nothing for now"
-    return text
-
-
 SETTINGS = (
     Setting(
         option="--password-grant-until",
@@ -64,7 +48,7 @@ SETTINGS = (
         help=PASSWORD_GRANT_UNTIL_HELP,
         parse=password_grant_until_parse,
         apply=lambda client, value: password_grant_until_set(client=client, until=value),
-        describe=_password_grant_until_described,
+        describe=password_grant_sunset_described,
     ),
 )
 

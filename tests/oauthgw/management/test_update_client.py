@@ -38,8 +38,8 @@ def test_password_grant_until_sets_the_last_day_of_a_client_named_by_id_or_name(
     assert app.password_grant_until == date(2031, 6, 30)
     assert app.password_grant_deprecated is not None
     assert printed == (
-        f"Legacy-App ({app.client_id}): password grant until 2031-06-30 (UTC): refused from 2031-07-01 00:00 UTC, "
-        "announced in its answers until then.\n"
+        f"Legacy-App ({app.client_id}): its password grant's last day is 2031-06-30 (UTC): refused from "
+        "2031-07-01 00:00 UTC, announced in its answers until then.\n"
     )
 
 
@@ -54,9 +54,8 @@ def test_moving_the_date_keeps_when_it_was_first_announced_and_none_clears_both(
     printed = update_client("legacy-app", "--password-grant-until", "none")
     app.refresh_from_db()
     assert (app.password_grant_until, app.password_grant_deprecated) == (None, None)
-    assert (
-        printed
-        == f"legacy-app ({app.client_id}): password grant until none: no sunset, and its answers announce none.\n"
+    assert printed == (
+        f"legacy-app ({app.client_id}): its password grant has no last day: no sunset, and its answers announce none.\n"
     )
 
 
@@ -66,7 +65,7 @@ def test_the_same_date_again_changes_nothing_and_says_so(make_client):
 
     printed = update_client("legacy-app", "--password-grant-until", "2031-06-30")
 
-    assert printed.startswith(f"legacy-app ({app.client_id}) (unchanged): password grant until 2031-06-30 (UTC)")
+    assert printed.startswith(f"legacy-app ({app.client_id}) (unchanged): its password grant's last day is 2031-06-30")
 
 
 def test_a_past_day_says_the_grant_is_refused_already(make_client):
@@ -76,8 +75,8 @@ def test_a_past_day_says_the_grant_is_refused_already(make_client):
     printed = update_client("legacy-app", "--password-grant-until", yesterday.isoformat())
 
     assert printed == (
-        f"legacy-app ({app.client_id}): password grant until {yesterday.isoformat()} (UTC): refused since "
-        f"{today().isoformat()} 00:00 UTC.\n"
+        f"legacy-app ({app.client_id}): its password grant's last day was {yesterday.isoformat()} (UTC): "
+        f"refused since {today().isoformat()} 00:00 UTC.\n"
     )
 
 
