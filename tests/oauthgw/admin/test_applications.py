@@ -560,7 +560,7 @@ def test_moving_the_day_keeps_its_announcement_and_clearing_it_clears_both(admin
 
     admin_client.post(url, change_form(app, password_grant_until="2031-09-30", contact="ops"))
     moved = Application.objects.get(pk=app.pk)
-    admin_client.post(url, change_form(app, password_grant_until=""))
+    admin_client.post(url, change_form(app, password_grant_until="", contact="ops"))
 
     assert (moved.password_grant_until, moved.password_grant_deprecated) == (date(2031, 9, 30), first)
     app.refresh_from_db()
