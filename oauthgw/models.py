@@ -56,6 +56,16 @@ def password_grant_sunset_of(last_day: date | None) -> datetime | None:
     return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
+def has_grant_type(grant: str) -> models.Q:
+    """Clients allowed ``grant``: a whole word of their space-separated ``grant_types``."""
+    return (
+        models.Q(grant_types=grant)
+        | models.Q(grant_types__startswith=f"{grant} ")
+        | models.Q(grant_types__endswith=f" {grant}")
+        | models.Q(grant_types__contains=f" {grant} ")
+    )
+
+
 class AuthorizationServer(models.Model):
     """An external authorization server that vouches for the resource owners of some clients.
 

@@ -8,7 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -39,7 +39,7 @@ from oauthgw.admin.form_tokens import (
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp, password_grant_sunset_described
-from oauthgw.models import Application, AuditEvent
+from oauthgw.models import Application, AuditEvent, has_grant_type
 from oauthgw.signals import SUCCESSFUL
 
 SECRET_TEMPLATE = "admin/oauthgw/application/secret.html"
@@ -62,17 +62,7 @@ class GrantTypeFilter(admin.SimpleListFilter):
         value = self.value()
         if value not in grants.SERVED:
             return queryset
-        return self.with_grant(queryset, value)
-
-    @staticmethod
-    def with_grant(queryset, grant: str):
-        # grant_types is a space-separated list: match a whole word.
-        return queryset.filter(
-            Q(grant_types=grant)
-            | Q(grant_types__startswith=f"{grant} ")
-            | Q(grant_types__endswith=f" {grant}")
-            | Q(grant_types__contains=f" {grant} ")
-        )
+        return queryset.filter(has_grant_type(value))
 
 
 class PasswordGrantSunsetFilter(admin.SimpleListFilter):
@@ -87,7 +77,7 @@ class PasswordGrantSunsetFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() not in ("none", "announced", "ended"):
             return queryset
-        queryset = GrantTypeFilter.with_grant(queryset, grants.PASSWORD)
+        queryset = queryset.filter(has_grant_type(grants.PASSWORD))
         if self.value() == "none":
             return queryset.filter(password_grant_until__isnull=True)
         # The last day that is already over: refused since its next midnight (UTC).
