@@ -528,7 +528,7 @@ def test_the_dashboard_shows_who_still_uses_the_password_grant_and_each_day_link
     admin_page.goto(f"{gateway}/admin/")
     row = admin_page.locator(f"tr[data-client-id='{mobile}']")
     expect(row).to_be_visible()
-    screenshot(admin_page, "password-grant", full_page=True)
+    screenshot(admin_page, "password-grant", clip=admin_page.locator("section.gw-password-grant").bounding_box())
 
     names = admin_page.locator("#gw-password-grant-clients tbody th").all_inner_texts()
     assert names == ["mobile-app-production", "legacy-intranet", "partner-portal"]
