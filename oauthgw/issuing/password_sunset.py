@@ -122,8 +122,8 @@ def password_grant_sunset_check(*, client: Application, request) -> None:
         return
     sunset = PasswordGrantSunset(
         last_day=client.password_grant_until,
-        # Never None with a date (a check constraint); the row's last change as a fallback all the same.
-        deprecated=client.password_grant_deprecated or client.updated,
+        # Never None with a date: a check constraint holds them together.
+        deprecated=client.password_grant_deprecated,
         # The issuer the toolkit's backend computed from the Django request (oauthgw.issuer).
         guide_url=guide_url(request.headers[REQUEST_KEY]),
     )
