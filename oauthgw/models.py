@@ -436,8 +436,10 @@ class UpstreamSession(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upstream_sessions")
     authorization_server = models.CharField(max_length=64)
     # The grant that started it (its first refresh token's): a password login's
-    # session may have to end at its client's password-grant sunset.
-    grant_type = models.CharField(max_length=64, default=grants.PASSWORD)
+    # session may have to end at its client's password-grant sunset. A default in
+    # the database too: during a rolling upgrade the previous release, which
+    # starts only password sessions, inserts rows without it.
+    grant_type = models.CharField(max_length=64, default=grants.PASSWORD, db_default=grants.PASSWORD)
     # Ciphertext; ``refresh_token`` is the plaintext. Empty when the server issued none.
     encrypted_refresh_token = EncryptedTextField(blank=True, default="")
     # When the server issued no refresh token but said how long its access token lives.
