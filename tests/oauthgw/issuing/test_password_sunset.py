@@ -318,6 +318,21 @@ def test_ending_sessions_at_the_sunset_a_login_is_told_its_refresh_token_ends_th
 
 
 @pytest.mark.usefixtures("sessions_end_at_sunset")
+def test_ending_sessions_at_the_sunset_a_refresh_before_it_is_told_its_new_refresh_token_ends_then(
+    make_client, post_token, password_login
+):
+    app = with_sunset(make_client, today() + timedelta(days=30))
+    pair = password_login(app)
+    password_grant_until_set(client=app, until=today() + timedelta(days=1))
+
+    response = refresh(post_token, app, pair)
+
+    assert response.status_code == 200
+    until_sunset = (midnight_after(today() + timedelta(days=1)) - timezone.now()).total_seconds()
+    assert until_sunset - 5 <= response.json()["refresh_token_expires_in"] <= until_sunset
+
+
+@pytest.mark.usefixtures("sessions_end_at_sunset")
 def test_ending_sessions_at_the_sunset_refreshes_after_it_are_refused_and_the_session_revoked(
     client, make_client, post_token, password_login
 ):
