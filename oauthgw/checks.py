@@ -8,6 +8,7 @@ a server runs them before it serves (``gatewayproj.serving``), and an operator's
 environment is not refused for them.
 """
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -196,5 +197,27 @@ def check_issuer_configured(app_configs, **kwargs):
             hint="Set OAUTHGW_ISSUER to the gateway's public base URL, e.g. OAUTHGW_ISSUER=https://auth.example.com "
             "(what APIs check iss against), or DJANGO_DEBUG=1 on a developer's machine.",
             id="oauthgw.E035",
+        )
+    ]
+
+
+# What a URI may hold unescaped (RFC 3986): anything else would break the Link header or the error_description.
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+@register()
+def check_password_grant_guide(app_configs, **kwargs):
+    url = gateway_settings.PASSWORD_GRANT_GUIDE_URL
+    if not url:
+        return []
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.hostname and _URI_CHARACTERS.fullmatch(url):
+        return []
+    return [
+        Error(
+            "OAUTHGW_PASSWORD_GRANT_GUIDE_URL must be an absolute http(s) URL, its special characters percent-encoded.",
+            hint="Where clients read how to move off the password grant; leave it empty for the copy the gateway "
+            "serves at <issuer>/docs/migrating-off-password-grant.md.",
+            id="oauthgw.E060",
         )
     ]

@@ -88,6 +88,14 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a session (a password login and all its refreshes) may last, however
     # often it is refreshed; clients may set their own. 0: no maximum.
     "SESSION_MAX_AGE": 30 * 24 * 3600,
+    # The password grant's sunset, per client (oauthgw/issuing/password_sunset.py).
+    # The migration guide its headers and its refusal point to; empty: the copy the
+    # gateway serves itself, <issuer>/docs/migrating-off-password-grant.md.
+    "PASSWORD_GRANT_GUIDE_URL": "",
+    # Whether sessions that password logins started end at their client's sunset
+    # (their refreshes refused from then on); false: they live on until their
+    # maximum age (SESSION_MAX_AGE, or the client's own).
+    "PASSWORD_GRANT_SUNSET_ENDS_SESSIONS": False,
     # Seconds after a rotation during which the rotated refresh token, presented
     # again by its client, is taken for a concurrent duplicate (invalid_grant, the
     # family kept) rather than a replay (the family revoked). 0: every late

@@ -83,6 +83,14 @@ class ResourceOwnerBlocked(Exception):
     """The resource owner is blocked at the gateway: no token, whatever the upstream says (invalid_grant)."""
 
 
+class PasswordGrantEnded(Exception):
+    """The client's password grant is past its sunset (unauthorized_client); the message is the error_description."""
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
 class MalformedCredentials(ValueError):
     """Client credentials that cannot belong to any client. The message never holds them."""
 

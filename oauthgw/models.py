@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +35,35 @@ def reverify_after_setting(value: str) -> int | None:
     if text.isdigit() and int(text) > 0:
         return int(text)
     raise ValueError(f"{value!r} is not never, always or a positive number of seconds")
+
+
+PASSWORD_GRANT_UNTIL_HELP = (
+    "The last day (UTC) on which this client may use the password grant. Until then every answer to its "
+    "password-grant requests carries Deprecation and Sunset headers and a link to the migration guide; from "
+    "00:00 UTC the next day they are refused with 400 unauthorized_client, before the password leaves the "
+    "gateway. Empty: no sunset, no headers."
+)
+
+
+def password_grant_sunset_of(last_day: date | None) -> datetime | None:
+    """The moment a password grant whose last day is ``last_day`` ends: 00:00 UTC the next day.
+
+    The one definition of the date's meaning: the admin, the commands, the token
+    endpoint, the headers and the dashboard all read it through here.
+    """
+    if last_day is None:
+        return None
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def has_grant_type(grant: str) -> models.Q:
+    """Clients allowed ``grant``: a whole word of their space-separated ``grant_types``."""
+    return (
+        models.Q(grant_types=grant)
+        | models.Q(grant_types__startswith=f"{grant} ")
+        | models.Q(grant_types__endswith=f" {grant}")
+        | models.Q(grant_types__contains=f" {grant} ")
+    )
 
 
 class AuthorizationServer(models.Model):
@@ -227,6 +256,16 @@ class Application(AbstractApplication):
         default=False,
         help_text="A resource server that may introspect tokens issued to any client (RFC 7662).",
     )
+    # The sunset of the password grant (oauthgw.issuing.password_sunset): the last
+    # day, in UTC, on which it works; refused from 00:00 UTC the next day.
+    password_grant_until = models.DateField(
+        "password grant until",
+        null=True,
+        blank=True,
+        help_text=PASSWORD_GRANT_UNTIL_HELP,
+    )
+    # When a date was first set (and not cleared since): the Deprecation header's date (RFC 9745).
+    password_grant_deprecated = models.DateTimeField(null=True, blank=True, editable=False)
     authorization_server = models.ForeignKey(
         AuthorizationServer,
         null=True,
@@ -255,6 +294,12 @@ class Application(AbstractApplication):
                 name="client_name_not_empty",
                 violation_error_message="A client needs a name.",
             ),
+            # A sunset always says since when the grant is deprecated, and only a sunset does.
+            models.CheckConstraint(
+                condition=models.Q(password_grant_until__isnull=True, password_grant_deprecated__isnull=True)
+                | models.Q(password_grant_until__isnull=False, password_grant_deprecated__isnull=False),
+                name="client_password_grant_deprecated_with_sunset",
+            ),
         ]
 
     @property
@@ -268,6 +313,15 @@ class Application(AbstractApplication):
     @property
     def audience_list(self) -> list[str]:
         return token_formats.audience_values(self.audience)
+
+    @property
+    def password_grant_sunset(self) -> datetime | None:
+        """The first moment the password grant is refused: 00:00 UTC the day after ``password_grant_until``."""
+        return password_grant_sunset_of(self.password_grant_until)
+
+    def password_grant_ended(self, now: datetime) -> bool:
+        sunset = self.password_grant_sunset
+        return sunset is not None and now >= sunset
 
     @property
     def allowed_scope_set(self) -> frozenset[str]:
@@ -356,8 +410,8 @@ class ResourceOwner(models.Model):
 class UpstreamSession(models.Model):
     """A session: one token family of the gateway and what its authorization server said about it.
 
-    A password login starts a family (the toolkit's ``RefreshToken.token_family``),
-    and every refresh of it continues the family; this row follows it. When the
+    A login starts a family (the toolkit's ``RefreshToken.token_family``; the grant
+    that did is ``grant_type``), and every refresh of it continues the family; this row follows it. When the
     server's answer to the login carried a refresh token, it is kept here,
     encrypted, to ask the server at a refresh whether it still vouches for the
     resource owner (``oauthgw.issuing.sessions``). The family is live while one of
@@ -381,6 +435,11 @@ class UpstreamSession(models.Model):
     client = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="sessions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upstream_sessions")
     authorization_server = models.CharField(max_length=64)
+    # The grant that started it (its first refresh token's): a password login's
+    # session may have to end at its client's password-grant sunset. A default in
+    # the database too: during a rolling upgrade the previous release, which
+    # starts only password sessions, inserts rows without it.
+    grant_type = models.CharField(max_length=64, default=grants.PASSWORD, db_default=grants.PASSWORD)
     # Ciphertext; ``refresh_token`` is the plaintext. Empty when the server issued none.
     encrypted_refresh_token = EncryptedTextField(blank=True, default="")
     # When the server issued no refresh token but said how long its access token lives.

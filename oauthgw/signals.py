@@ -15,8 +15,9 @@ audit trail records a failure (``oauthgw.observability.audit``).
 
 Some outcomes cannot be read from the response, because the client must not
 learn them (a blocked resource owner gets the ``invalid_grant`` of a wrong
-password) or because the response is an ordinary one (a refresh served on grace
-during an upstream outage). The policy that decides them notes them with
+password), because the response is an ordinary one (a refresh served on grace
+during an upstream outage), or because its error code has several causes (a
+password grant past its sunset is one ``unauthorized_client``). The policy that decides them notes them with
 ``token_outcome_note`` while the request runs; the view collects the note
 (``token_outcome_noting``) and it names the outcome when it matches the response.
 """
@@ -38,6 +39,8 @@ ISSUED_ON_GRACE = "issued_on_grace"
 SESSION_REJECTED = "session_rejected"  # the upstream no longer vouches for the session; its family is revoked
 SESSION_EXPIRED = "session_expired"  # the session reached its maximum age, or what the upstream vouched for
 OWNER_BLOCKED = "owner_blocked"  # the resource owner is blocked at the gateway
+# unauthorized_client, because the client's password grant is past its sunset (oauthgw.issuing.password_sunset):
+PASSWORD_GRANT_ENDED = "password_grant_ended"
 
 # Every outcome that hands out tokens.
 SUCCESSFUL = frozenset({ISSUED, ISSUED_ON_GRACE})
@@ -54,6 +57,8 @@ class NotedOutcome:
     outcome: str
     # Whose session it was, for a refresh (whose request names no username).
     username: str = ""
+    # The error code of the response this outcome tells more about.
+    error: str = "invalid_grant"
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,12 @@ token_request_finished = Signal()
 upstream_call_finished = Signal()
 
 
-def token_outcome_note(outcome: str, *, username: str = "") -> None:
-    """Name the outcome of the token request this thread is answering, for the audit trail only."""
-    _noted.set(NotedOutcome(outcome, username))
+def token_outcome_note(outcome: str, *, username: str = "", error: str = "invalid_grant") -> None:
+    """Name the outcome of the token request this thread is answering, for the audit trail only.
+
+    It names the outcome only if the response's error is ``error``.
+    """
+    _noted.set(NotedOutcome(outcome, username, error))
 
 
 def token_client_note(*, registered_id: str, authenticated: bool) -> None:
@@ -118,7 +126,7 @@ def token_outcome_noting() -> Iterator[Callable[[], NotedOutcome | None]]:
 
 
 def outcome_of(status: int, body: bytes, noted: NotedOutcome | None = None) -> str:
-    """The outcome of a response; a ``noted`` one where it agrees (a success with 200, a refusal with invalid_grant)."""
+    """The outcome of a response; a ``noted`` one where it agrees (a success with 200, a refusal with its error)."""
     outcome = noted.outcome if noted is not None else None
     if status == 200:
         return outcome if outcome in SUCCESSFUL else ISSUED
@@ -126,6 +134,6 @@ def outcome_of(status: int, body: bytes, noted: NotedOutcome | None = None) -> s
         code = json.loads(body).get("error", "")
     except (ValueError, AttributeError):
         code = ""
-    if outcome is not None and outcome not in SUCCESSFUL and code == "invalid_grant":
+    if outcome is not None and outcome not in SUCCESSFUL and code == noted.error:
         return outcome
     return _OUTCOME_BY_ERROR.get(code, code or f"http_{status}")

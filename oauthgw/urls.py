@@ -6,6 +6,8 @@ view finds them; only what the gateway serves is mounted.
 
 from django.urls import path, re_path
 
+from oauthgw.issuing.password_sunset import GUIDE_PATH
+from oauthgw.views.guides import password_grant_guide
 from oauthgw.views.introspect import IntrospectView
 from oauthgw.views.jwks import jwks
 from oauthgw.views.metadata import ServerMetadataView
@@ -20,4 +22,6 @@ urlpatterns = [
     re_path(r"^oauth2/introspect/?$", IntrospectView.as_view(), name="introspect"),
     path(".well-known/oauth-authorization-server", ServerMetadataView.as_view(), name="oauth-server-metadata"),
     path(".well-known/jwks.json", jwks, name="jwks"),
+    # Below the issuer, as oauthgw.issuing.password_sunset.guide_url expects.
+    path(GUIDE_PATH, password_grant_guide, name="password-grant-guide"),
 ]

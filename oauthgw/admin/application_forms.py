@@ -1,6 +1,7 @@
 """The clients admin's forms: registration, changes, rotation."""
 
 from django import forms
+from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
 from oauth2_provider.settings import oauth2_settings
 
@@ -63,6 +64,15 @@ class OneTimeFormMixin:
 
 class ApplicationForm(forms.ModelForm):
     grant_types = SpaceSeparatedMultipleChoiceField(choices=grants.CHOICES)
+    # ISO 8601 only: 06/07/2031 is a different day on either side of the Atlantic.
+    password_grant_until = forms.DateField(
+        label="Password grant until",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=AdminDateWidget(format="%Y-%m-%d"),
+        help_text=Application._meta.get_field("password_grant_until").help_text + " Format: YYYY-MM-DD.",
+        error_messages={"invalid": "Enter the password grant's last day (UTC) as YYYY-MM-DD."},
+    )
     allowed_scopes = SpaceSeparatedMultipleChoiceField(choices=_scope_choices, required=False)
     default_scopes = SpaceSeparatedMultipleChoiceField(choices=_scope_choices, required=False)
 
@@ -74,6 +84,7 @@ class ApplicationForm(forms.ModelForm):
             "contact",
             "enabled",
             "grant_types",
+            "password_grant_until",
             "allowed_scopes",
             "default_scopes",
             "can_introspect",

@@ -1,19 +1,20 @@
 """Clients: registration, the one-time secret, rotation, enabling and revoking."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 from oauth2_provider.models import get_access_token_model
 
@@ -26,7 +27,7 @@ from oauthgw.admin.application_forms import (
     rotate_purpose,
 )
 from oauthgw.admin.client_deletion import ClientDeletionMixin
-from oauthgw.admin.display import count_display, datetime_cell, datetime_display, tokens_display
+from oauthgw.admin.display import NOTHING_SHOWN, count_display, datetime_cell, datetime_display, tokens_display
 from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
 from oauthgw.admin.form_tokens import (
     form_token_check,
@@ -37,7 +38,8 @@ from oauthgw.admin.form_tokens import (
 )
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
-from oauthgw.models import Application, AuditEvent
+from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp, password_grant_sunset_described
+from oauthgw.models import Application, AuditEvent, has_grant_type
 from oauthgw.signals import SUCCESSFUL
 
 SECRET_TEMPLATE = "admin/oauthgw/application/secret.html"
@@ -60,13 +62,29 @@ class GrantTypeFilter(admin.SimpleListFilter):
         value = self.value()
         if value not in grants.SERVED:
             return queryset
-        # grant_types is a space-separated list: match a whole word.
-        return queryset.filter(
-            Q(grant_types=value)
-            | Q(grant_types__startswith=f"{value} ")
-            | Q(grant_types__endswith=f" {value}")
-            | Q(grant_types__contains=f" {value} ")
-        )
+        return queryset.filter(has_grant_type(value))
+
+
+class PasswordGrantSunsetFilter(admin.SimpleListFilter):
+    """Clients that still have the password grant, by where they stand with its sunset."""
+
+    title = "password grant sunset"
+    parameter_name = "password_grant_sunset"
+
+    def lookups(self, request, model_admin):
+        return [("none", "no last day"), ("announced", "last day ahead"), ("ended", "refused")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("none", "announced", "ended"):
+            return queryset
+        queryset = queryset.filter(has_grant_type(grants.PASSWORD))
+        if self.value() == "none":
+            return queryset.filter(password_grant_until__isnull=True)
+        # The last day that is already over: refused since its next midnight (UTC).
+        last_ended = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+        if self.value() == "ended":
+            return queryset.filter(password_grant_until__lte=last_ended)
+        return queryset.filter(password_grant_until__gt=last_ended)
 
 
 class _AlreadyDone(Exception):
@@ -83,6 +101,11 @@ def _no_store(response: TemplateResponse) -> TemplateResponse:
     return response
 
 
+def password_grant_history(client: Application) -> str:
+    """The history line of a new password-grant date: the date and what it means, in UTC."""
+    return f"Password grant until changed: {password_grant_sunset_described(client)}."
+
+
 def rotation_message(client: Application) -> str:
     """The history line of a rotation: when the previous secret stops, never a secret."""
     if client.previous_secret_expires is None:
@@ -91,7 +114,7 @@ def rotation_message(client: Application) -> str:
 
 
 # Shared by the add and the change page.
-_WHAT_IT_MAY_DO = ("grant_types", "allowed_scopes", "default_scopes", "can_introspect")
+_WHAT_IT_MAY_DO = ("grant_types", "password_grant_until", "allowed_scopes", "default_scopes", "can_introspect")
 _TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
 
 
@@ -112,14 +135,30 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         "last_used",
     )
     list_display_links = ("name", "client_id")
-    list_filter = ("enabled", GrantTypeFilter, "token_format", "can_introspect", "authorization_server", "created")
+    list_filter = (
+        "enabled",
+        GrantTypeFilter,
+        PasswordGrantSunsetFilter,
+        "token_format",
+        "can_introspect",
+        "authorization_server",
+        "created",
+    )
     search_fields = ("name", "client_id", "contact")
     list_select_related = ("authorization_server",)
-    readonly_fields = ("client_id", "created", "updated", "last_used", "secret_status", "live_tokens")
+    readonly_fields = (
+        "client_id",
+        "created",
+        "updated",
+        "last_used",
+        "secret_status",
+        "live_tokens",
+        "password_grant_status",
+    )
     actions = ("enable_clients", "disable_clients", "rotate_secret", "revoke_client_tokens", "delete_clients")
     fieldsets = (
         (None, {"fields": ("name", "description", "contact", "client_id", "enabled")}),
-        ("What it may do", {"fields": _WHAT_IT_MAY_DO}),
+        ("What it may do", {"fields": (*_WHAT_IT_MAY_DO, "password_grant_status")}),
         ("Tokens", {"fields": (*_TOKEN_SETTINGS, "live_tokens")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
@@ -146,8 +185,31 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
 
     @admin.display(description="grant types", ordering="grant_types")
     def grant_list(self, obj):
-        # One per line: the column stays as narrow as its longest grant name.
-        return format_html("<br>".join(["{}"] * len(obj.grant_type_set)), *sorted(obj.grant_type_set))
+        # One per line: the column stays as narrow as its longest grant name. The
+        # password grant's last day goes under it, as narrow.
+        lines = [format_html("{}", name) for name in sorted(obj.grant_type_set)]
+        if grants.PASSWORD in obj.grant_type_set and obj.password_grant_until is not None:
+            ended = obj.password_grant_ended(timezone.now())
+            lines.insert(
+                lines.index(grants.PASSWORD) + 1,
+                format_html(
+                    '<span class="gw-sunset{}">{} {}</span>',
+                    " gw-sunset-ended" if ended else "",
+                    "ended after" if ended else "until",
+                    obj.password_grant_until.isoformat(),
+                ),
+            )
+        return mark_safe("<br>".join(lines))  # noqa: S308 (each line escaped above)
+
+    @admin.display(description="password grant sunset")
+    def password_grant_status(self, obj):
+        if obj is None or obj.pk is None:
+            return NOTHING_SHOWN
+        text = password_grant_sunset_described(obj)
+        text = text[0].upper() + text[1:] + "."
+        if obj.password_grant_deprecated is not None:
+            text += f" Announced since {datetime_display(obj.password_grant_deprecated, with_utc=True)}."
+        return text
 
     @admin.display(description="scopes", ordering="allowed_scopes")
     def scopes(self, obj):
@@ -192,14 +254,21 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
 
     def construct_change_message(self, request, form, formsets, add=False):
-        # "Changed Enabled." says nothing: name the act, and what disabling did.
-        if add or "enabled" not in form.changed_data:
+        # "Changed Enabled." says nothing: name the act, and what disabling did;
+        # and what a new password-grant date means, with the date itself.
+        spoken = [name for name in ("enabled", "password_grant_until") if name in form.changed_data]
+        if add or not spoken:
             return super().construct_change_message(request, form, formsets, add)
-        message = ENABLED_MESSAGE if form.instance.enabled else DISABLED_MESSAGE
-        others = [form.fields[name].label or name for name in form.changed_data if name != "enabled"]
+        sentences = []
+        if "enabled" in spoken:
+            sentences.append(ENABLED_MESSAGE if form.instance.enabled else DISABLED_MESSAGE)
+        if "password_grant_until" in spoken:
+            sentences.append(password_grant_history(form.instance))
+        others = [form.fields[name].label or name for name in form.changed_data if name not in spoken]
         if others:
-            message += " " + LogEntry(change_message=json.dumps([{"changed": {"fields": others}}])).get_change_message()
-        return message
+            changed = [{"changed": {"fields": others}}]
+            sentences.append(LogEntry(change_message=json.dumps(changed)).get_change_message())
+        return " ".join(sentences)
 
     # --- Registration: the one-time secret ---------------------------------------
 
@@ -218,6 +287,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
             return self._already_done_response(request, done.client_pk)
 
     def save_model(self, request, obj, form, change):
+        password_grant_deprecation_stamp(obj)
         if change:
             super().save_model(request, obj, form, change)
             return

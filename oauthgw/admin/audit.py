@@ -7,7 +7,7 @@ of requests whose client did not authenticate are counted per source and
 interval (the outcome says how many).
 """
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -24,16 +24,35 @@ FAILED = "failed"
 
 
 def audit_list_query(
-    *, since: datetime, until: datetime, result: str = "", outcome: str = "", client_id: str = ""
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    days: tuple[date, date] | None = None,
+    result: str = "",
+    outcome: str = "",
+    client_id: str = "",
+    grant_type: str = "",
 ) -> str:
-    """The audit list's query string for the events after ``since`` up to ``until`` (as the dashboard counts)."""
-    params = {"period": f"{since.isoformat()}/{until.isoformat()}"}
+    """The audit list's query string for the events the dashboard counts.
+
+    Those after ``since`` up to ``until`` (the 24-hour summary), or those of the
+    UTC ``days`` from the first to the last, both included (the password grant's
+    30 days); with the same outcomes, client and grant.
+    """
+    params = {}
+    if since is not None and until is not None:
+        params["period"] = f"{since.isoformat()}/{until.isoformat()}"
+    if days is not None:
+        first, last = days
+        params["days"] = first.isoformat() if first == last else f"{first.isoformat()}/{last.isoformat()}"
     if result:
         params["result"] = result
     if outcome:
         params["outcome"] = outcome
     if client_id:
         params["client_id"] = client_id
+    if grant_type:
+        params["grant_type"] = grant_type
     return urlencode(params)
 
 
@@ -73,6 +92,45 @@ class PeriodFilter(admin.SimpleListFilter):
             # The changelist answers it with its "?e=1" page, as for any bad filter.
             raise IncorrectLookupParameters(exc) from exc
         return queryset.filter(time__gt=since, time__lte=until)
+
+
+def _days(value: str) -> tuple[date, date]:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD``, the first not after the last; ValueError otherwise."""
+    first_text, separator, last_text = value.partition("/")
+    first = date.fromisoformat(first_text)
+    last = date.fromisoformat(last_text) if separator else first
+    if last < first:
+        raise ValueError(value)
+    return first, last
+
+
+class DaysFilter(admin.SimpleListFilter):
+    """Events of whole days in UTC, as the dashboard's days of password logins count them."""
+
+    title = "days (UTC)"
+    parameter_name = "days"
+
+    def lookups(self, request, model_admin):
+        # As the period filter: only the days a link asked for, a malformed value refused below.
+        if not self.value():
+            return []
+        try:
+            first, last = _days(self.value())
+        except ValueError:
+            return [(self.value(), self.value())]
+        label = first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+        return [(self.value(), f"{label} (UTC)")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            first, last = _days(self.value())
+        except ValueError as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        start = datetime.combine(first, time(0), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
+        return queryset.filter(time__gte=start, time__lt=end)
 
 
 class ResultFilter(admin.SimpleListFilter):
@@ -128,7 +186,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "client_ip",
         "latency_ms",
     )
-    list_filter = (ResultFilter, "outcome", "grant_type", "time", PeriodFilter, ClientFilter)
+    list_filter = (ResultFilter, "outcome", "grant_type", "time", PeriodFilter, DaysFilter, ClientFilter)
     # A search also finds the events of the clients, deleted or not, whose name contains the words.
     search_fields = ("client_id", "username", "client_ip")
     readonly_fields = ("client",)

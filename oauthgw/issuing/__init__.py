@@ -5,7 +5,8 @@ for (``resource_owners``); one guarded question to the upstream for a login and
 a session's re-verification (``upstream_checks``) inside the failure limits
 (``throttling``); refresh rotation whole (``refresh``); sessions bound to the
 upstream's verdict (``sessions``); token lifetimes (``lifetimes``); client
-services and the per-request client read (``clients``); deleting a retired client
+services and the per-request client read (``clients``); a client's last day of the password
+grant (``password_sunset``); deleting a retired client
 (``client_deletion``); bulk revocation
 (``bulk_revocation``); introspection (``introspection``); JWT access tokens'
 claims and audience (``jwt_access_tokens``) and the signing-key schedule

@@ -1,7 +1,7 @@
 """Registering and managing clients: the only place a raw client secret exists, once."""
 
 import functools
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 from django.core.exceptions import ValidationError
@@ -17,6 +17,7 @@ from oauthgw import grants, token_formats
 from oauthgw.caching import joined_rows
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.issuing.bulk_revocation import tokens_revoke_for_client
+from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp
 from oauthgw.models import Application, AuthorizationServer
 
 
@@ -116,11 +117,14 @@ def client_create(
     secret: str | None = None,
     token_format: str = token_formats.OPAQUE,
     audience: list[str] | None = None,
+    password_grant_until: date | None = None,
 ) -> tuple[Application, str]:
     """Create an enabled client; return it with its secret, which is stored only hashed.
 
     ``secret`` is a custom secret chosen by an operator; by default one is generated.
     ``audience`` (JWT access tokens only) defaults to the gateway's.
+    ``password_grant_until`` is the last day (UTC) of its password grant
+    (``oauthgw.issuing.password_sunset``); by default it has none.
     """
     if secret is None:
         secret = client_secret_generate()
@@ -136,7 +140,9 @@ def client_create(
         authorization_server=authorization_server,
         token_format=token_format,
         audience=" ".join(audience or []),
+        password_grant_until=password_grant_until,
     )
+    password_grant_deprecation_stamp(client)
     client.full_clean(exclude=["client_secret"])
     client.save()
     return client, secret

@@ -34,7 +34,8 @@ gets no refresh token). ``refresh_token_expires_in`` says so.
 
 **Maximum age.** However often it is refreshed, a session ends ``session_max_age``
 seconds after its login (the client's, else ``SESSION_MAX_AGE``); then the user
-logs in again.
+logs in again. A password login's session may also end at its client's
+password-grant sunset (``oauthgw.issuing.password_sunset``).
 
 The upstream is asked before the refresh grant's transaction begins
 (``oauthgw.issuing.refresh``): on SQLite that transaction holds the database's
@@ -55,11 +56,13 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
+from oauthgw import grants
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
 from oauthgw.encryption import encrypt
 from oauthgw.exceptions import CircuitOpen, DecryptionError, UpstreamUnavailable
 from oauthgw.issuing import lifetimes
+from oauthgw.issuing.password_sunset import session_sunset
 from oauthgw.issuing.upstream_checks import upstream_check
 from oauthgw.models import ResourceOwner, UpstreamSession
 from oauthgw.observability.fingerprints import fingerprint
@@ -98,9 +101,10 @@ def _unverifiable_until(*, since: datetime, upstream_expires: datetime | None, a
     return since + timedelta(seconds=after)
 
 
-def login_session_ends(*, client, login: UpstreamLogin, now: datetime) -> datetime | None:
-    """When a session started by ``login`` now must end: its maximum age, or what the upstream vouched for."""
-    ends = _max_age_end(client, started=now)
+def login_session_ends(*, client, login: UpstreamLogin, grant_type: str, now: datetime) -> datetime | None:
+    """When a session started by ``login`` now must end: its maximum age, what the upstream vouched for,
+    or its client's password-grant sunset (``password_sunset.session_sunset``)."""
+    ends = _earliest(_max_age_end(client, started=now), session_sunset(client=client, grant_type=grant_type))
     if login.refresh_token is None:
         upstream_expires = now + timedelta(seconds=login.expires_in) if login.expires_in else None
         unverifiable = _unverifiable_until(since=now, upstream_expires=upstream_expires, after=login.reverify_after)
@@ -113,6 +117,7 @@ _STARTED_FIELDS = (
     "family",
     "client",
     "user",
+    "grant_type",
     "authorization_server",
     "encrypted_refresh_token",
     "upstream_expires",
@@ -132,8 +137,8 @@ def _start_sql(alias: str) -> str:
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
-def session_start(*, family, client, user, login: UpstreamLogin | None, started: datetime) -> None:
-    """Record the session a password login started: its family, and the upstream's refresh token if it gave one.
+def session_start(*, family, client, user, grant_type: str, login: UpstreamLogin | None, started: datetime) -> None:
+    """Record the session a login started: its family, its grant, and the upstream's refresh token if it gave one.
 
     One INSERT with SQL rather than the ORM, as the audit trail's: it is on every
     password login, and the model instance and the ORM's compiler cost more CPU
@@ -152,6 +157,7 @@ def session_start(*, family, client, user, login: UpstreamLogin | None, started:
         UpstreamSession._meta.get_field("family").get_db_prep_value(family, connection),
         client.pk,
         user.pk,
+        grant_type,
         login.authorization_server if login else "",
         ciphertext,
         adapt(upstream_expires),
@@ -213,6 +219,10 @@ def session_reverify(*, token: str, client, client_ip: str) -> SessionCheck:
         # An unknown or used token (the claim tells which), or a family without a session.
         return SessionCheck(reverifying=True)
     now = timezone.now()
+    sunset = session_sunset(client=client, grant_type=session.grant_type)
+    if sunset is not None and now >= sunset:
+        # Ended anyway once the token is claimed: the upstream need not be asked.
+        return _end(session, reason="its client's password grant reached its sunset")
     if session.authorization_server != policy.server:
         # The client moved to another server since the login: the kept token must not go there.
         return _end(session, reason="vouched for by another authorization server")
@@ -402,12 +412,21 @@ def _claimed_session(family, user_id: int) -> tuple[datetime | None, bool]:
     return started, bool(blocked)
 
 
+def _sunset_end(client, family) -> datetime | None:
+    """The password-grant sunset of the session, if it ends there: a query only for a client with a sunset."""
+    if session_sunset(client=client, grant_type=grants.PASSWORD) is None:
+        return None
+    grant_type = UpstreamSession.objects.filter(family=family).values_list("grant_type", flat=True).first()
+    return session_sunset(client=client, grant_type=grant_type or "")
+
+
 def claimed_session_ends(*, check: SessionCheck, client, user_id: int, family) -> datetime | bool | None:
     """When the claimed token's session ends, or False if it may not refresh at all.
 
     Refuses a session whose owner is blocked (a refresh that raced the block),
-    past its maximum age or beyond what the upstream vouched for, and a family
-    without a session under re-verification. A session that may not go on is
+    past its maximum age, beyond what the upstream vouched for or, under
+    ``PASSWORD_GRANT_SUNSET_ENDS_SESSIONS``, a password login's past its client's
+    sunset, and a family without a session under re-verification. A session that may not go on is
     ended here: its family revoked, the audit told why.
     """
     started, owner_blocked = _claimed_session(family, user_id)
@@ -420,6 +439,7 @@ def claimed_session_ends(*, check: SessionCheck, client, user_id: int, family) -
         # age is known, and under re-verification nothing can vouch for it.
         return False if check.reverifying else None
     ends = _earliest(_max_age_end(client, started=started), check.ends)
+    ends = _earliest(ends, _sunset_end(client, family))
     if ends is not None and timezone.now() >= ends:
         logger.info("session %s reached its end (client %s)", str(family)[:8], client.client_id)
         token_outcome_note(SESSION_EXPIRED, username=_owner_name_of(user_id))

@@ -9,7 +9,8 @@ oauthlib's errors:
   not the client exists (``issuing.clients``);
 - resource owners: vouched for by an external authorization server instead of
   Django's ``authenticate()`` (``issuing.password``);
-- grants and scopes: from the client's own settings;
+- grants and scopes: from the client's own settings; the password grant's
+  sunset (``issuing.password_sunset``) before anything else of a login;
 - refresh tokens: claimed, validated and rotated by ``issuing.refresh``;
 - sessions: started with a new token family, re-verified and ended by
   ``issuing.sessions``;
@@ -36,6 +37,7 @@ from oauthgw.exceptions import (
     CircuitOpen,
     InvalidJWT,
     MalformedCredentials,
+    PasswordGrantEnded,
     ResourceOwnerBlocked,
     SlowDownError,
     TemporarilyUnavailableError,
@@ -46,6 +48,7 @@ from oauthgw.issuing import lifetimes, refresh, sessions
 from oauthgw.issuing.clients import client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.password import resource_owner_authenticate
+from oauthgw.issuing.password_sunset import password_grant_sunset_check
 from oauthgw.models import Application
 from oauthgw.signals import OWNER_BLOCKED, token_client_note, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
@@ -133,9 +136,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
 
     def validate_user(self, username, password, client, request, *args, **kwargs):
         # oauthlib checks the user before the grant and the scopes; both must be
-        # settled before the credentials leave the gateway.
+        # settled before the credentials leave the gateway, and the grant's
+        # sunset before anything can count a failure.
         if not client.allows_grant_type(grants.PASSWORD):
             raise errors.UnauthorizedClientError(request=request)
+        try:
+            password_grant_sunset_check(client=client, request=request)
+        except PasswordGrantEnded as exc:
+            raise errors.UnauthorizedClientError(description=exc.description, request=request) from exc
         self._require_allowed_scopes(client, request)
         jwt_audience_check(request)
         try:
@@ -209,7 +217,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if login is not None:
             # A password login starts a session now (``_create_refresh_token``).
             request.session_started = now
-            ends = sessions.login_session_ends(client=request.client, login=login, now=now)
+            ends = sessions.login_session_ends(
+                client=request.client, login=login, grant_type=request.grant_type, now=now
+            )
         else:
             ends = getattr(request, "session_ends", None)
         return lifetimes.refresh_token_expires_in(request.client, session_ends=ends, now=now)
@@ -221,11 +231,12 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
         if previous_refresh_token is None:
-            # A new token family: a password login's session begins.
+            # A new token family: a login's session begins.
             sessions.session_start(
                 family=refresh_token.token_family,
                 client=request.client,
                 user=request.user,
+                grant_type=request.grant_type,
                 login=getattr(request, "upstream_login", None),
                 started=getattr(request, "session_started", None) or refresh_token.created,
             )

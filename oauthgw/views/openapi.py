@@ -121,6 +121,21 @@ SECURITY_SCHEMES = {
 }
 
 _NO_STORE = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
+# On every answer to a password-grant request of a client with a last day (oauthgw.issuing.password_sunset).
+_SUNSET = {
+    "Deprecation": {
+        "description": "RFC 9745: since when the client's password grant is deprecated, e.g. @1796613120.",
+        "schema": {"type": "string"},
+    },
+    "Sunset": {
+        "description": "RFC 8594: refused from then on (00:00 UTC after the last day): Thu, 01 Apr 2027 00:00:00 GMT.",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The migration guide, rel="deprecation" and rel="sunset".',
+        "schema": {"type": "string"},
+    },
+}
 
 PATHS = {
     "/oauth2/token": {
@@ -133,10 +148,16 @@ PATHS = {
             "responses": {
                 "200": {
                     "description": "Tokens issued.",
-                    "headers": _NO_STORE,
+                    "headers": {**_NO_STORE, **_SUNSET},
                     "content": {_JSON: {"schema": _ref("TokenResponse")}},
                 },
-                "400": _error("invalid_request, unauthorized_client, unsupported_grant_type, invalid_scope."),
+                "400": {
+                    **_error(
+                        "invalid_request, unauthorized_client (also a password-grant request after its client's "
+                        "last day), unsupported_grant_type, invalid_scope."
+                    ),
+                    "headers": _SUNSET,
+                },
                 "401": _error(
                     "invalid_client (unknown, wrong secret, disabled), or invalid_grant (wrong username or "
                     "password, expired, revoked or replayed refresh token, a session the authorization server no "

@@ -9,6 +9,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthgw import grants
 from oauthgw.end_user_address import end_user_address
 from oauthgw.issuing.clients import client_load
+from oauthgw.issuing.password_sunset import password_grant_sunset_noting
 from oauthgw.issuing.refresh import refresh_grant_transaction
 from oauthgw.middleware import DATABASE_UNAVAILABLE, database_unavailable_response
 from oauthgw.signals import (
@@ -33,7 +34,7 @@ class TokenView(OAuthEndpointView):
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
         address = end_user_address(request.META)
-        with token_outcome_noting() as noted:
+        with token_outcome_noting() as noted, password_grant_sunset_noting() as announced:
             try:
                 response = self._respond(request)
             except DATABASE_UNAVAILABLE as exc:
@@ -44,6 +45,11 @@ class TokenView(OAuthEndpointView):
                 response = self._client_deleted_meanwhile(request, exc)
             note = noted()
             client = token_client_noted()
+            sunset = announced()
+        if sunset is not None:
+            # Whatever the answer: the client learns that its password grant ends, when, and where to go.
+            for name, value in sunset.headers().items():
+                response[name] = value
         outcome = outcome_of(response.status_code, response.content, note)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.issuing.password,

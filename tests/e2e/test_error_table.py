@@ -1,12 +1,14 @@
 """Every row of the token endpoint's error table, over real HTTP (README, "Status codes")."""
 
 import time
+from datetime import date, timedelta
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
 from oauthgw import signing_keys
+from oauthgw.issuing.password_sunset import password_grant_until_set
 from tests.e2e.conftest import PASSWORD, USER, basic_header
 from tests.factories import ApplicationFactory
 from tests.support.faulty_servers import FaultyServer, serve_nothing
@@ -81,6 +83,16 @@ def test_grant_not_allowed_for_the_client_is_400_unauthorized_client(gateway, tr
     response = gateway.token(machine.client_id, machine.raw_secret, **PASSWORD_FORM)
 
     _assert_error(response, 400, "unauthorized_client")
+
+
+def test_a_password_grant_after_its_clients_last_day_is_400_unauthorized_client(gateway, app_client):
+    password_grant_until_set(client=app_client, until=date.today() - timedelta(days=2))
+
+    response = gateway.token(app_client.client_id, app_client.raw_secret, **PASSWORD_FORM)
+
+    _assert_error(response, 400, "unauthorized_client")
+    assert "its last day was" in response.json()["error_description"]
+    assert "Sunset" in response.headers
 
 
 def test_unknown_grant_type_is_400_unsupported_grant_type(gateway, app_client):

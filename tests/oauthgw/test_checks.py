@@ -11,6 +11,7 @@ from oauthgw.checks import (
     check_gateway_settings,
     check_issuer_configured,
     check_jwt_settings,
+    check_password_grant_guide,
 )
 
 
@@ -171,3 +172,30 @@ def test_e035_is_a_serving_check_that_commands_do_not_run(settings):
 
     assert "oauthgw.E035" not in {problem.id for problem in run_checks()}
     assert "oauthgw.E035" in {problem.id for problem in run_checks(tags=[SERVING], include_deployment_checks=True)}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "wiki.example.com/password-grant",
+        "ftp://wiki.example.com/guide",
+        "https://wiki.example.com/a guide",
+        'https://wiki.example.com/"guide"',
+        "https://wiki.example.com/<guide>",
+        "https://wiki.example.com/guide\\x",
+        "https://wiki.example.com/güide",
+    ],
+)
+def test_a_password_grant_guide_that_is_no_http_url_or_breaks_the_link_header_is_e060(settings, url):
+    settings.OAUTHGW = {**settings.OAUTHGW, "PASSWORD_GRANT_GUIDE_URL": url}
+
+    assert [problem.id for problem in check_password_grant_guide(None)] == ["oauthgw.E060"]
+
+
+@pytest.mark.parametrize(
+    "url", ["", "https://wiki.example.com/oauth/password-grant?lang=en#steps", "http://10.0.0.5/g%C3%BCide"]
+)
+def test_an_empty_or_plain_http_guide_passes_e060(settings, url):
+    settings.OAUTHGW = {**settings.OAUTHGW, "PASSWORD_GRANT_GUIDE_URL": url}
+
+    assert check_password_grant_guide(None) == []

@@ -5,6 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from oauthgw import token_formats
 from oauthgw.issuing.clients import client_create, grant_types_parse
+from oauthgw.issuing.password_sunset import password_grant_until_parse
+from oauthgw.management.commands.update_client import PASSWORD_GRANT_UNTIL_HELP
 
 
 def _split(value: str) -> list[str]:
@@ -32,6 +34,9 @@ class Command(BaseCommand):
             help="aud values of its JWT access tokens, separated by commas or spaces; default: the gateway's",
         )
         parser.add_argument(
+            "--password-grant-until", metavar="YYYY-MM-DD", default="none", help=PASSWORD_GRANT_UNTIL_HELP
+        )
+        parser.add_argument(
             "--json", action="store_true", dest="as_json", help='print {"client_id": ..., "client_secret": ...}'
         )
 
@@ -46,6 +51,7 @@ class Command(BaseCommand):
                 can_introspect=options["can_introspect"],
                 token_format=options["token_format"],
                 audience=token_formats.audience_values(options["audience"]),
+                password_grant_until=password_grant_until_parse(options["password_grant_until"]),
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

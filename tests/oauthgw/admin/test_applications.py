@@ -1,13 +1,17 @@
 """The clients admin: one-time secret page, custom secrets, rotation, enable/disable, history."""
 
 import re
+from datetime import UTC, date, timedelta
 
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
+from oauthgw.admin.display import datetime_display
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
+from oauthgw.issuing.password_sunset import password_grant_until_set
 from oauthgw.models import Application
 from tests.oauthgw.admin.conftest import messages_of
 
@@ -507,3 +511,113 @@ def test_an_audience_with_a_colon_that_is_no_uri_is_refused_next_to_the_field(ad
 
     assert response.status_code == 200
     assert "audience" in response.context["adminform"].form.errors
+
+
+# --- The password grant's sunset ------------------------------------------------------
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def test_a_client_added_with_a_last_day_is_announced_from_then_on(admin_client, add_form):
+    admin_client.post(ADD_URL, add_form(password_grant_until="2031-06-30"))
+
+    app = Application.objects.get()
+    assert app.password_grant_until == date(2031, 6, 30)
+    assert app.password_grant_deprecated is not None
+
+
+def test_the_form_says_what_the_date_does(admin_client):
+    page = admin_client.get(ADD_URL).content.decode()
+
+    assert "The last day (UTC) on which this client may use the password grant." in page
+    assert "from 00:00 UTC the next day they are refused with 400 unauthorized_client" in page
+    assert "Format: YYYY-MM-DD." in page
+
+
+def test_setting_the_last_day_is_written_in_the_history_with_what_it_means(admin_client, make_client):
+    app = make_client()
+
+    admin_client.post(
+        reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, password_grant_until="2031-06-30")
+    )
+
+    app.refresh_from_db()
+    assert app.password_grant_until == date(2031, 6, 30)
+    assert app.password_grant_deprecated is not None
+    assert LogEntry.objects.get().get_change_message() == (
+        "Password grant until changed: its password grant's last day is 2031-06-30 (UTC): refused from "
+        "2031-07-01 00:00 UTC, announced in its answers until then."
+    )
+
+
+def test_moving_the_day_keeps_its_announcement_and_clearing_it_clears_both(admin_client, make_client):
+    app = make_client()
+    url = reverse("admin:oauthgw_application_change", args=[app.pk])
+    admin_client.post(url, change_form(app, password_grant_until="2031-06-30"))
+    first = Application.objects.get(pk=app.pk).password_grant_deprecated
+
+    admin_client.post(url, change_form(app, password_grant_until="2031-09-30", contact="ops"))
+    moved = Application.objects.get(pk=app.pk)
+    admin_client.post(url, change_form(app, password_grant_until="", contact="ops"))
+
+    assert (moved.password_grant_until, moved.password_grant_deprecated) == (date(2031, 9, 30), first)
+    app.refresh_from_db()
+    assert (app.password_grant_until, app.password_grant_deprecated) == (None, None)
+    assert [entry.get_change_message() for entry in LogEntry.objects.order_by("pk")][1:] == [
+        "Password grant until changed: its password grant's last day is 2031-09-30 (UTC): refused from "
+        "2031-10-01 00:00 UTC, announced in its answers until then. Changed Owner or contact.",
+        "Password grant until changed: its password grant has no last day: no sunset, and its answers announce none.",
+    ]
+
+
+@pytest.mark.parametrize("typed", ["06/30/2031", "30.06.2031", "2031-06-31", "tomorrow"])
+def test_a_date_not_in_iso_form_is_refused_next_to_the_field(admin_client, make_client, typed):
+    app = make_client()
+
+    response = admin_client.post(
+        reverse("admin:oauthgw_application_change", args=[app.pk]), change_form(app, password_grant_until=typed)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["password_grant_until"] == [
+        "Enter the password grant's last day (UTC) as YYYY-MM-DD."
+    ]
+    assert Application.objects.get(pk=app.pk).password_grant_until is None
+
+
+def test_the_clients_page_says_since_when_and_until_when(admin_client, make_client):
+    app = make_client()
+    password_grant_until_set(client=app, until=date(2031, 6, 30))
+
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+
+    assert "Password grant sunset" in page
+    assert (
+        "Its password grant&#x27;s last day is 2031-06-30 (UTC): refused from 2031-07-01 00:00 UTC, announced in "
+        f"its answers until then. Announced since {datetime_display(app.password_grant_deprecated)}." in page
+    )
+
+
+def test_the_list_shows_the_last_day_under_the_password_grant_and_filters_by_it(admin_client, make_client):
+    ahead = make_client(name="ahead", grant_types="password refresh_token")
+    ended = make_client(name="ended", grant_types="password")
+    make_client(name="unannounced", grant_types="password")
+    make_client(name="machine", grant_types="client_credentials")
+    password_grant_until_set(client=ahead, until=utc_today())
+    password_grant_until_set(client=ended, until=utc_today() - timedelta(days=1))
+
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+    filtered = {
+        value: [
+            app.name
+            for app in admin_client.get(CHANGELIST_URL, {"password_grant_sunset": value}).context["cl"].result_list
+        ]
+        for value in ("none", "announced", "ended")
+    }
+
+    assert f'password<br><span class="gw-sunset">until {utc_today().isoformat()}</span><br>refresh_token' in page
+    yesterday = (utc_today() - timedelta(days=1)).isoformat()
+    assert f'password<br><span class="gw-sunset gw-sunset-ended">ended after {yesterday}</span>' in page
+    assert filtered == {"none": ["unannounced"], "announced": ["ahead"], "ended": ["ended"]}

@@ -1,13 +1,15 @@
-"""The audit list (read-only, filterable) and the admin index's 24-hour summary."""
+"""The audit list (read-only, filterable), the admin index's 24-hour summary and its password grant's 30 days."""
 
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
 from oauthgw.admin.audit import ClientFilter
+from oauthgw.admin.display import datetime_display
+from oauthgw.issuing.password_sunset import password_grant_until_set
 from oauthgw.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +181,106 @@ def test_a_flood_of_strangers_is_one_row_with_its_count_and_the_index_counts_eve
     listed = admin_client.get(AUDIT).content.decode()
     assert 'invalid_<wbr>client <span class="gw-count" title="requests">&times;25</span>' in listed
     assert '<span class="gw-number">25</span><span class="gw-label">failed requests</span>' in index
+
+
+# --- The password grant's 30 days on the index ----------------------------------------------------
+
+
+def password_event(client_id: str, time: datetime, *, outcome: str = "issued", grant_type: str = "password"):
+    return AuditEvent.objects.create(
+        time=time,
+        outcome=outcome,
+        status={"issued": 200, "password_grant_ended": 400}.get(outcome, 401),
+        client_id=client_id,
+        grant_type=grant_type,
+        latency_ms=10,
+    )
+
+
+@pytest.fixture
+def password_logins(make_client):
+    """Password logins of two clients at chosen moments: in the window, at its edges, and not counted."""
+    make_client(name="mobile", client_id="mobile-id", grant_types="password refresh_token")
+    web = make_client(name="web", client_id="web-id", grant_types="password")
+    make_client(name="machine", client_id="machine-id", grant_types="client_credentials")
+    now = timezone.now()
+    first_day = datetime.combine(now.astimezone(UTC).date() - timedelta(days=29), time(0), tzinfo=UTC)
+    counted = [
+        password_event("mobile-id", now - timedelta(minutes=5)),
+        password_event("mobile-id", now - timedelta(minutes=6)),
+        password_event("mobile-id", now - timedelta(days=3)),
+        password_event("mobile-id", first_day),
+        password_event("web-id", now - timedelta(days=10)),
+        password_event("web-id", now - timedelta(hours=2), outcome="password_grant_ended"),
+        password_event("web-id", now - timedelta(hours=3), outcome="password_grant_ended"),
+    ]
+    for outcome, grant_type in (("invalid_grant", "password"), ("issued", "refresh_token")):
+        password_event("mobile-id", now - timedelta(minutes=7), outcome=outcome, grant_type=grant_type)
+    password_event("mobile-id", first_day - timedelta(microseconds=1))
+    password_event("machine-id", now - timedelta(minutes=5))
+    password_grant_until_set(client=web, until=now.astimezone(UTC).date() - timedelta(days=1))
+    return counted
+
+
+def password_grant_links(page: str) -> dict[tuple[str, str], tuple[int, str]]:
+    """(client id, what) -> (the number shown, the link around it) for every number of the section."""
+    section = page[page.index('id="gw-password-grant-title"') :]
+    links = {}
+    for client_id, row in re.findall(r'data-client-id="([^"]+)">(.*?)</tr>', section, flags=re.S):
+        for url, number in re.findall(r'class="gw-total" href="([^"]+)">(\d+)<', row):
+            links[client_id, "total"] = (int(number), html.unescape(url))
+        for url, number in re.findall(r'class="gw-refused gw-sunset" href="([^"]+)">(\d+) refused<', row):
+            links[client_id, "refused"] = (int(number), html.unescape(url))
+        for url, day, number in re.findall(
+            r'href="([^"]+)" title="[^"]+" data-day="([^"]+)"><span class="gw-count">[^:]+: (\d+)<', row
+        ):
+            links[client_id, day] = (int(number), html.unescape(url))
+    return links
+
+
+def test_each_password_grant_number_links_to_exactly_the_events_it_counts(admin_client, password_logins):
+    page = admin_client.get("/admin/").content.decode()
+
+    expected: dict[tuple[str, str], set[int]] = {}
+    for row in password_logins:
+        key = "refused" if row.outcome == "password_grant_ended" else row.time.astimezone(UTC).date().isoformat()
+        expected.setdefault((row.client_id, key), set()).add(row.pk)
+        if row.outcome == "issued":
+            expected.setdefault((row.client_id, "total"), set()).add(row.pk)
+    links = password_grant_links(page)
+    assert set(links) == set(expected)
+    for name, (number, url) in links.items():
+        rows = listed(admin_client, url)
+        assert (number, rows) == (len(expected[name]), expected[name]), name
+
+
+def test_the_password_grant_section_names_each_clients_last_day_and_last_login(admin_client, password_logins):
+    page = admin_client.get("/admin/").content.decode()
+    section = page[page.index('id="gw-password-grant-title"') :]
+    rows = dict(re.findall(r'data-client-id="([^"]+)">(.*?)</tr>', section, flags=re.S))
+
+    assert set(rows) == {"mobile-id", "web-id"}
+    yesterday = (timezone.now().astimezone(UTC).date() - timedelta(days=1)).isoformat()
+    assert f'<span class="gw-nowrap gw-sunset-ended">{yesterday}</span>' in rows["web-id"]
+    assert '<span class="gw-sunset">none</span>' in rows["mobile-id"]
+    [last_login_url] = re.findall(r'class="gw-last-login" href="([^"]+)"', rows["mobile-id"])
+    newest = AuditEvent.objects.filter(client_id="mobile-id", grant_type="password", outcome="issued").latest("time")
+    assert newest.pk in listed(admin_client, html.unescape(last_login_url))
+    assert datetime_display(newest.time).split()[0] in rows["mobile-id"]
+
+
+def test_with_no_client_having_the_password_grant_the_section_says_so(admin_client, make_client):
+    make_client(grant_types="client_credentials")
+
+    page = admin_client.get("/admin/").content.decode()
+
+    assert "Password grant, last 30 days (UTC)" in page
+    assert "No client has the password grant." in page
+
+
+@pytest.mark.parametrize("days", ["yesterday", "2031-07-15/2031-07-01", "2031-02-30"])
+def test_days_that_are_not_days_are_refused_as_any_bad_filter(admin_client, days):
+    response = admin_client.get(AUDIT, {"days": days})
+
+    assert response.status_code == 302
+    assert response.url.endswith("?e=1")

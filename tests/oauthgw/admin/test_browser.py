@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from oauthgw.issuing.password_sunset import password_grant_until_set
 from oauthgw.middleware import POLICY
 from oauthgw.models import Application, AuditEvent, AuthorizationServer, ResourceOwner
 from tests.conftest import DEV_PASSWORD as PASSWORD
@@ -494,6 +495,68 @@ def test_a_clients_page_charts_its_last_24_hours(admin_page, gateway):
     assert set(admin_page.locator("#result_list td.field-client .gw-client-id").all_inner_texts()) == {client_id}
 
 
+def _seed_a_month_of_password_logins() -> dict[str, Application]:
+    """Three clients on their way off the password grant, a login or more most days."""
+    today = timezone.now().astimezone(UTC).date()
+    clients = {
+        "mobile-app-production": ApplicationFactory(name="mobile-app-production", grant_types="password refresh_token"),
+        "partner-portal": ApplicationFactory(name="partner-portal", grant_types="password refresh_token"),
+        "legacy-intranet": ApplicationFactory(name="legacy-intranet", grant_types="password"),
+    }
+    password_grant_until_set(client=clients["partner-portal"], until=today + timedelta(days=21))
+    password_grant_until_set(client=clients["legacy-intranet"], until=today - timedelta(days=3))
+    events = []
+    for days_ago in range(30):
+        moment = timezone.now() - timedelta(days=days_ago)
+        # Moving off: the mobile app declines, the portal barely logs in, the intranet stopped at its sunset.
+        for name, logins, outcome in (
+            ("mobile-app-production", max(0, 12 - days_ago // 3) if days_ago < 20 else 14, "issued"),
+            ("partner-portal", days_ago % 4 == 0, "issued"),
+            ("legacy-intranet", 3 if days_ago > 3 else 0, "issued"),
+            ("legacy-intranet", 2 if days_ago <= 3 else 0, "password_grant_ended"),
+        ):
+            events += [
+                AuditEvent(
+                    time=moment - timedelta(minutes=number),
+                    outcome=outcome,
+                    status=200 if outcome == "issued" else 400,
+                    client_id=clients[name].client_id,
+                    grant_type="password",
+                    latency_ms=40,
+                )
+                for number in range(int(logins))
+            ]
+    AuditEvent.objects.bulk_create(events)
+    return clients
+
+
+def test_the_dashboard_shows_who_still_uses_the_password_grant_and_each_day_links_to_its_logins(admin_page, gateway):
+    clients = _seed_a_month_of_password_logins()
+    mobile = clients["mobile-app-production"].client_id
+
+    admin_page.goto(f"{gateway}/admin/")
+    row = admin_page.locator(f"tr[data-client-id='{mobile}']")
+    expect(row).to_be_visible()
+    screenshot(admin_page, "password-grant", clip=admin_page.locator("section.gw-password-grant").bounding_box())
+
+    names = admin_page.locator("#gw-password-grant-clients tbody th").all_inner_texts()
+    assert names == ["mobile-app-production", "legacy-intranet", "partner-portal"]
+    today = timezone.now().astimezone(UTC).date().isoformat()
+    bar = row.locator(f"a.gw-day[data-day='{today}']")
+    assert bar.bounding_box()["height"] >= 3
+    logins = int(bar.get_attribute("title").split(": ")[1])
+    assert (
+        logins
+        == AuditEvent.objects.filter(
+            client_id=mobile, outcome="issued", time__date=timezone.now().astimezone(UTC).date()
+        ).count()
+    )
+    bar.click()
+    admin_page.wait_for_url("**/auditevent/?*")
+    assert admin_page.locator("#result_list tbody tr").count() == logins
+    assert set(admin_page.locator("#result_list td.field-client .gw-client-id").all_inner_texts()) == {mobile}
+
+
 # --- Read-only pages and the width of the lists --------------------------------------------------
 
 
@@ -575,6 +638,8 @@ def _seed_every_list(gateway: str, dev_upstream: str) -> None:
             authorization_server=server if number == 0 else None,
         )
     app = ApplicationFactory(name="mobile-app-production", grant_types="password refresh_token client_credentials")
+    # The clients list shows a password grant's last day under it, as narrow as the grant names.
+    password_grant_until_set(client=app, until=timezone.now().date() + timedelta(days=90))
     for _ in range(2):
         assert password_grant(gateway, app.client_id, app.raw_secret).status_code == 200
     _seed_a_day_of_traffic(client_id=app.client_id)

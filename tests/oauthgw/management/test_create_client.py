@@ -2,6 +2,7 @@
 
 import io
 import json
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -133,3 +134,35 @@ def test_audiences_are_separated_by_commas_or_spaces_and_stored_space_separated(
 def test_an_unknown_token_format_is_refused():
     with pytest.raises(CommandError):
         create_client("orders", "--token-format", "paseto")
+
+
+def test_password_grant_until_sets_the_sunset_and_when_it_was_announced(post_token, upstream):
+    printed = json.loads(create_client("legacy-app", "--password-grant-until", "2031-06-30", "--json"))
+    app = Application.objects.get(client_id=printed["client_id"])
+    app.raw_secret = printed["client_secret"]
+    upstream.accepts()
+
+    response = post_token({"grant_type": "password", "username": "alice", "password": "pw"}, app=app)
+
+    assert app.password_grant_until == date(2031, 6, 30)
+    assert app.password_grant_deprecated is not None
+    assert response.status_code == 200
+    assert response["Sunset"] == "Tue, 01 Jul 2031 00:00:00 GMT"
+
+
+def test_without_password_grant_until_a_client_has_no_sunset():
+    create_client("new-app")
+
+    app = Application.objects.get(name="new-app")
+    assert (app.password_grant_until, app.password_grant_deprecated) == (None, None)
+
+
+@pytest.mark.parametrize("value", ["2031-02-30", "30.06.2031", "soon"])
+def test_an_invalid_password_grant_until_is_a_command_error_and_creates_nothing(value):
+    with pytest.raises(CommandError) as refused:
+        create_client("legacy-app", "--password-grant-until", value)
+
+    assert str(refused.value) == (
+        f"{value!r} is not a date: give the password grant's last day (UTC) as YYYY-MM-DD, or none to clear it."
+    )
+    assert not Application.objects.exists()

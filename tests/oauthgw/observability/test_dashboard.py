@@ -1,12 +1,13 @@
-"""The admin index's 24-hour summary, read from the audit trail."""
+"""The dashboard's figures, read from the audit trail: the 24-hour summary, the password grant's 30 days."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from oauthgw.issuing.password_sunset import password_grant_until_set
 from oauthgw.models import AuditEvent
-from oauthgw.observability.dashboard import dashboard_summary
+from oauthgw.observability.dashboard import dashboard_summary, password_grant_usage
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +138,98 @@ def test_a_row_standing_for_many_failures_counts_them_all(trail):
     assert (summary.failed, dict(summary.failures_by_reason)["invalid_client"]) == (5 + 47, 48)
     assert summary.hours[-1].failed == 47
     assert (mine.failed, mine.hours[-1].failed) == (7, 7)
+
+
+# --- The password grant's 30 days ---------------------------------------------------------------
+
+# A fixed moment in UTC; the window is its day and the 29 before: 2031-06-16 to 2031-07-15.
+MOMENT = datetime(2031, 7, 15, 10, 0, tzinfo=UTC)
+
+
+def login_event(client_id: str, time: datetime, *, outcome: str = "issued", grant_type: str = "password") -> AuditEvent:
+    status = {"issued": 200, "password_grant_ended": 400}.get(outcome, 401)
+    return AuditEvent(
+        time=time, outcome=outcome, status=status, latency_ms=3, client_id=client_id, grant_type=grant_type
+    )
+
+
+@pytest.fixture
+def logins(make_client):
+    mobile = make_client(name="mobile", client_id="mobile-id", grant_types="password refresh_token")
+    web = make_client(name="web", client_id="web-id", grant_types="password")
+    make_client(name="quiet", client_id="quiet-id", grant_types="refresh_token password")
+    make_client(name="machine", client_id="machine-id", grant_types="client_credentials")
+    AuditEvent.objects.bulk_create(
+        [
+            # mobile: 2 today (one at its first microsecond), 1 yesterday's last microsecond, 1 on the first day.
+            login_event("mobile-id", datetime(2031, 7, 15, 0, 0, tzinfo=UTC)),
+            login_event("mobile-id", datetime(2031, 7, 15, 9, 59, tzinfo=UTC)),
+            login_event("mobile-id", datetime(2031, 7, 14, 23, 59, 59, 999999, tzinfo=UTC)),
+            login_event("mobile-id", datetime(2031, 6, 16, 0, 0, tzinfo=UTC)),
+            # Not counted: before the window, another grant, a failure.
+            login_event("mobile-id", datetime(2031, 6, 15, 23, 59, 59, 999999, tzinfo=UTC)),
+            login_event("mobile-id", datetime(2031, 7, 15, 8, 0, tzinfo=UTC), grant_type="refresh_token"),
+            login_event("mobile-id", datetime(2031, 7, 15, 8, 0, tzinfo=UTC), outcome="invalid_grant"),
+            # web: 1 on 07-01, and 2 refused after its sunset.
+            login_event("web-id", datetime(2031, 7, 1, 12, 0, tzinfo=UTC)),
+            login_event("web-id", datetime(2031, 7, 12, 12, 0, tzinfo=UTC), outcome="password_grant_ended"),
+            login_event("web-id", datetime(2031, 7, 13, 12, 0, tzinfo=UTC), outcome="password_grant_ended"),
+            # quiet: its last login long before the window.
+            login_event("quiet-id", datetime(2031, 4, 2, 8, 30, tzinfo=UTC)),
+            # machine: no password grant, whatever the trail says.
+            login_event("machine-id", datetime(2031, 7, 15, 8, 0, tzinfo=UTC)),
+        ]
+    )
+    password_grant_until_set(client=web, until=date(2031, 7, 11))
+    return mobile, web
+
+
+def test_the_password_grant_lists_the_clients_that_have_it_busiest_first(logins):
+    usage = password_grant_usage(now=MOMENT)
+
+    assert [client.name for client in usage.clients] == ["mobile", "web", "quiet"]
+    assert usage.count == 3
+    assert (usage.days[0], usage.days[-1], len(usage.days)) == (date(2031, 6, 16), date(2031, 7, 15), 30)
+
+
+def test_successful_password_logins_are_counted_per_utc_day(logins):
+    usage = password_grant_usage(now=MOMENT)
+    mobile, web, quiet = usage.clients
+
+    def by_day(client) -> dict[date, int]:
+        return {day: count for day, count in zip(usage.days, client.logins, strict=True) if count}
+
+    assert by_day(mobile) == {date(2031, 6, 16): 1, date(2031, 7, 14): 1, date(2031, 7, 15): 2}
+    assert by_day(web) == {date(2031, 7, 1): 1}
+    assert by_day(quiet) == {}
+    assert (mobile.total, web.total, quiet.total) == (4, 1, 0)
+
+
+def test_each_client_says_when_it_last_logged_in_and_where_it_stands_with_its_sunset(logins):
+    mobile, web, quiet = password_grant_usage(now=MOMENT).clients
+
+    assert mobile.last_login == datetime(2031, 7, 15, 9, 59, tzinfo=UTC)
+    assert quiet.last_login == datetime(2031, 4, 2, 8, 30, tzinfo=UTC)
+    assert (mobile.last_day, mobile.sunset, mobile.ended, mobile.refused) == (None, None, False, 0)
+    assert (web.last_day, web.sunset, web.ended, web.refused) == (
+        date(2031, 7, 11),
+        datetime(2031, 7, 12, tzinfo=UTC),
+        True,
+        2,
+    )
+
+
+def test_the_figures_take_two_queries_whatever_the_number_of_clients(logins, make_client, django_assert_num_queries):
+    for number in range(10):
+        make_client(name=f"more-{number}", grant_types="password")
+
+    with django_assert_num_queries(2):
+        usage = password_grant_usage(now=MOMENT)
+
+    assert usage.count == 13
+
+
+def test_beyond_the_clients_shown_the_count_says_how_many_have_the_grant(logins):
+    usage = password_grant_usage(now=MOMENT, shown=2)
+
+    assert ([client.name for client in usage.clients], usage.count) == (["mobile", "web"], 3)

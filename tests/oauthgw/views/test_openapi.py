@@ -27,6 +27,13 @@ def test_the_token_endpoint_is_described_as_a_form_post_with_its_error_statuses(
     assert grant_types == ["password", "refresh_token", "client_credentials"]
 
 
+def test_the_token_endpoint_documents_the_password_grants_sunset_headers(schema):
+    responses = schema["paths"]["/oauth2/token"]["post"]["responses"]
+
+    for status in ("200", "400"):
+        assert {"Deprecation", "Sunset", "Link"} <= set(responses[status]["headers"]), status
+
+
 def test_helloworld_is_described_with_its_scope_and_response(schema):
     hello = schema["paths"]["/helloworld/"]["get"]
 
