@@ -71,6 +71,12 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a session (a password login and all its refreshes) may last, however
     # often it is refreshed; clients may set their own. 0: no maximum.
     "SESSION_MAX_AGE": 30 * 24 * 3600,
+    # Seconds a resource owner stays signed in at the gateway's login page (its
+    # cookie and the LoginSession row): a second application in the same browser
+    # does not ask again meanwhile. 0: every authorization request shows the form.
+    "LOGIN_SESSION_SECONDS": 8 * 3600,
+    # Seconds a person has to sign in (and allow a client) once the login page is shown.
+    "AUTHORIZATION_REQUEST_SECONDS": 900,
     # Seconds after a rotation during which the rotated refresh token, presented
     # again by its client, is taken for a concurrent duplicate (invalid_grant, the
     # family kept) rather than a replay (the family revoked). 0: every late

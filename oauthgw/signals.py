@@ -30,9 +30,17 @@ ISSUED_ON_GRACE = "issued_on_grace"
 SESSION_REJECTED = "session_rejected"  # the upstream no longer vouches for the session; its family is revoked
 SESSION_EXPIRED = "session_expired"  # the session reached its maximum age, or what the upstream vouched for
 OWNER_BLOCKED = "owner_blocked"  # the resource owner is blocked at the gateway
+CODE_REUSED = "code_reused"  # an authorization code presented again; what it issued is revoked
+
+# The login page (grant type ``authorization_code``): a resource owner signed in.
+# Its refusals are named as the password grant's are (invalid_grant, throttled,
+# upstream_unavailable, owner_blocked).
+SIGNED_IN = "signed_in"
 
 # Every outcome that hands out tokens.
 SUCCESSFUL = frozenset({ISSUED, ISSUED_ON_GRACE})
+# Every outcome that refused nothing.
+ACCEPTED = SUCCESSFUL | {SIGNED_IN}
 
 # Keyed by RFC 6749 error code; anything else keeps its code as the outcome.
 _OUTCOME_BY_ERROR = {
@@ -62,7 +70,8 @@ class TokenOutcome:
     latency: float
 
 
-# Sent with ``outcome=TokenOutcome`` after every token-endpoint response.
+# Sent with ``outcome=TokenOutcome`` after every token-endpoint response, and
+# after every login attempt at the login page.
 token_request_finished = Signal()
 
 

@@ -12,7 +12,7 @@ from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from oauthgw import grants
-from oauthgw.signals import SUCCESSFUL, THROTTLED, TokenOutcome, token_request_finished
+from oauthgw.signals import ACCEPTED, SUCCESSFUL, THROTTLED, TokenOutcome, token_request_finished
 
 _LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,6 +46,8 @@ def count_token_request(sender, outcome: TokenOutcome, **kwargs) -> None:
     TOKEN_LATENCY.labels(grant_type).observe(outcome.latency)
     if outcome.outcome in SUCCESSFUL:
         TOKENS_ISSUED.labels(grant_type, outcome.client_id).inc()
+        return
+    if outcome.outcome in ACCEPTED:
         return
     TOKEN_FAILURES.labels(grant_type, outcome.outcome).inc()
     if outcome.outcome == THROTTLED:
