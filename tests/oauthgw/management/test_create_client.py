@@ -64,7 +64,7 @@ def test_plain_output_shows_id_and_secret():
     assert "client_secret" in printed
 
 
-@pytest.mark.parametrize("grant_types", ["authorization_code", "password,implicit"])
+@pytest.mark.parametrize("grant_types", ["implicit", "password,device_code"])
 def test_unknown_grant_type_is_a_command_error(grant_types):
     with pytest.raises(CommandError, match="unknown grant types"):
         create_client("bad", "--grant-types", grant_types, "--json")
