@@ -78,6 +78,13 @@ def _upstream_errors(request) -> Iterator[None]:
         ) from exc
 
 
+def _grant_allowed(client, grant_type: str) -> bool:
+    # A public client has no secret: whatever its row says, only the code and refresh grants.
+    if client.is_public and grant_type not in grants.PUBLIC_CLIENT_GRANTS:
+        return False
+    return client.allows_grant_type(grant_type)
+
+
 class GatewayOAuth2Validator(OAuth2Validator):
     # One instance serves every thread: keep it stateless.
 
@@ -130,9 +137,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # token-issuing client refresh and nags about the password grant on every
         # request; here each grant, refresh_token included, is an explicit opt-in
         # per client (RFC 9700 section 2.4: password only where allowed).
-        if not client.allows_grant_type(grant_type):
-            return False
-        if client.is_public and grant_type not in grants.PUBLIC_CLIENT_GRANTS:
+        if not _grant_allowed(client, grant_type):
             return False
         jwt_audience_check(request)
         return True
@@ -147,7 +152,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def validate_user(self, username, password, client, request, *args, **kwargs):
         # oauthlib checks the user before the grant and the scopes; both must be
         # settled before the credentials leave the gateway.
-        if not client.allows_grant_type(grants.PASSWORD):
+        if not _grant_allowed(client, grants.PASSWORD):
             raise errors.UnauthorizedClientError(request=request)
         self._require_allowed_scopes(client, request)
         jwt_audience_check(request)
@@ -171,6 +176,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return True
 
     # --- The authorization code grant ------------------------------------------------
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # Only "code" (RFC 9700 section 2.1.2): oauthlib hands the code grant any
+        # response_type containing "code", which the toolkit would refuse as
+        # unauthorized_client; the client is told it is not served.
+        if response_type != "code":
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return client.allows_grant_type(grants.AUTHORIZATION_CODE)
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         # Replaces the toolkit's, which stores the code itself: only its checksum is kept.
