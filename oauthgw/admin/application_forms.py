@@ -104,6 +104,11 @@ class ApplicationForm(forms.ModelForm):
         enabled = self.fields.get("enabled")
         if enabled is not None:
             enabled.help_text = ENABLED_HELP
+        if self.is_bound and "client_type" in self.fields and "client_type" not in self.data:
+            # A form that names no type (an older page, a script) keeps the client's, or registers
+            # a confidential one as it always did.
+            self.data = self.data.copy()
+            self.data["client_type"] = self.instance.client_type or Application.CLIENT_CONFIDENTIAL
         # Stored space-separated, shown one per line as the help text asks.
         for name in ("redirect_uris", "allowed_origins"):
             if name in self.fields and self.instance.pk and not self.is_bound:

@@ -133,3 +133,55 @@ def test_audiences_are_separated_by_commas_or_spaces_and_stored_space_separated(
 def test_an_unknown_token_format_is_refused():
     with pytest.raises(CommandError):
         create_client("orders", "--token-format", "paseto")
+
+
+# --- The authorization code flow ---------------------------------------------------------------
+
+
+def test_a_public_code_flow_client_prints_its_client_id_and_no_secret():
+    printed = json.loads(
+        create_client(
+            "native",
+            "--grant-types",
+            "authorization_code,refresh_token",
+            "--redirect-uris",
+            "com.example.native:/cb,http://127.0.0.1/cb",
+            "--public",
+            "--skip-consent",
+            "--allowed-origins",
+            "https://spa.example",
+            "--json",
+        )
+    )
+
+    assert set(printed) == {"client_id"}
+    app = Application.objects.get(client_id=printed["client_id"])
+    assert (app.is_public, app.skip_authorization) == (True, True)
+    assert app.redirect_uri_list == ["com.example.native:/cb", "http://127.0.0.1/cb"]
+    assert app.allowed_origin_list == ["https://spa.example"]
+
+
+def test_a_confidential_code_flow_client_prints_its_secret():
+    printed = json.loads(
+        create_client(
+            "web", "--grant-types", "authorization_code", "--redirect-uris", "https://web.example/cb", "--json"
+        )
+    )
+
+    assert set(printed) == {"client_id", "client_secret"}
+    assert not Application.objects.get(client_id=printed["client_id"]).skip_authorization
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("--grant-types", "authorization_code"), "redirect URI"),
+        (("--grant-types", "authorization_code", "--redirect-uris", "http://web.example/cb"), "loopback"),
+        (("--grant-types", "password", "--public"), "public client"),
+    ],
+)
+def test_a_code_flow_client_that_cannot_work_is_a_command_error(arguments, says):
+    with pytest.raises(CommandError, match=says):
+        create_client("bad", *arguments, "--json")
+
+    assert not Application.objects.exists()
