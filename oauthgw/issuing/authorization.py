@@ -93,6 +93,12 @@ def authorization_request_signed_in(request: AuthorizationRequest, *, session: L
     request.login = session
 
 
+def authorization_request_signed_out(request: AuthorizationRequest) -> None:
+    """Forget the login session ``request`` was signed into (it expired, or its owner was blocked): sign in again."""
+    AuthorizationRequest.objects.filter(pk=request.pk, login_id=request.login_id).update(login=None)
+    request.login = None
+
+
 def login_attempt_failed(request: AuthorizationRequest, *, outcome: str, retry_at: datetime | None = None) -> None:
     AuthorizationRequest.objects.filter(pk=request.pk).update(
         attempt_until=None, outcome=outcome, retry_at=retry_at, attempts=F("attempts") + 1

@@ -47,6 +47,7 @@ from oauthgw.issuing.authorization import (
     authorization_request_answer,
     authorization_request_consent,
     authorization_request_load,
+    authorization_request_signed_out,
     login_attempt_failed,
     login_attempt_start,
     login_attempt_succeeded,
@@ -131,8 +132,11 @@ class LoginView(View):
             message = "Enter your username and password." if not (username and password) else exc.description
             return login_page(request, auth_request, username=username[:256], message=message)
         if auth_request.login_id is not None:
-            # An earlier submission of this form signed in already.
-            return HttpResponseRedirect(continue_url(auth_request.handle), status=303)
+            if login_session_valid(auth_request.login_id):
+                # An earlier submission of this form signed in already.
+                return HttpResponseRedirect(continue_url(auth_request.handle), status=303)
+            # That sign-in ended (it expired, the owner was blocked): this one starts anew.
+            authorization_request_signed_out(auth_request)
         timeout = gateway_settings.UPSTREAM_TIMEOUT + 2
         if not login_attempt_start(auth_request, seconds=timeout):
             return self._after_other_attempt(request, auth_request, username, timeout)

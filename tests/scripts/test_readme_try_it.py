@@ -246,8 +246,13 @@ def test_every_sign_in_with_a_browser_command_gives_its_documented_answer(make_r
             line = shell.stdout.readline()
             assert line, shell.stderr.read()
             printed.append(line)
-        # The reader pastes the code the browser's page showed.
-        rest, errors = shell.communicate(_sign_in_as_a_person(printed[-1].strip()) + "\n")
+        # The reader pastes the code the browser's page showed. (Read on through the same
+        # buffered stream: communicate() would skip what readline() has buffered.)
+        shell.stdin.write(_sign_in_as_a_person(printed[-1].strip()) + "\n")
+        shell.stdin.close()
+        rest = shell.stdout.read()
+        errors = shell.stderr.read()
+        shell.wait()
     finally:
         timer.cancel()
 

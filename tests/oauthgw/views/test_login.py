@@ -195,3 +195,18 @@ def test_an_admin_signed_into_the_admin_is_no_resource_owner_here(client, upstre
     upstream.rejects()
     response = follow_to_client(client, post_login(client, page, username="operator", password="a-long-password-1"))
     assert message(response) == WRONG
+
+
+def test_a_request_whose_sign_in_expired_before_its_answer_signs_in_again(client, upstream):
+    app = code_client()
+    _, page = authorize(client, app)
+    upstream.accepts()
+    continuation = post_login(client, page)["Location"]
+    LoginSession.objects.update(expires="2000-01-01T00:00:00Z")
+
+    again = client.get(continuation)
+    upstream.accepts()
+    answered = follow_to_client(client, post_login(client, again))
+
+    assert b'name="password"' in again.content
+    assert answered.status_code == 302 and "code=" in answered["Location"]
