@@ -38,6 +38,7 @@ pytestmark = [
 SCRIPT = ROOT / "tests" / "js" / "code_flow.mjs"
 NODE_MODULES = ROOT / "tests" / "js" / "node_modules"
 REGISTERED_REDIRECT_URI = "http://127.0.0.1/callback"
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 
 
 @pytest.fixture
@@ -86,6 +87,8 @@ def sign_in(context, authorization_url: str, *, username: str = USER, password: 
         page.goto(authorization_url)
         asked = page.locator("#id_password").count() > 0
         if asked:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "login-page.png"))
             assert page.get_by_label("Username").get_attribute("autocomplete") == "username"
             assert page.get_by_label("Password").get_attribute("autocomplete") == "current-password"
             page.get_by_label("Username").fill(username)
