@@ -255,3 +255,14 @@ def test_two_clients_of_one_login_get_two_families_and_only_the_first_takes_the_
     body = upstream.calls[-1].request.body
     assert "refresh_token=upstream-refresh" in (body if isinstance(body, str) else body.decode())
     assert second_tokens["refresh_token_expires_in"] <= 300
+
+
+def test_a_jwt_client_gets_a_jwt_access_token_from_a_code(client, upstream):
+    app = code_client(token_format="jwt")
+    authorization, parameters = sign_in_for_code(client, upstream, app)
+
+    tokens = exchange(client, authorization, parameters["code"]).json()
+
+    assert tokens["access_token"].count(".") == 2
+    assert tokens["expires_in"] == 300
+    assert hello(client, tokens["access_token"]) == 200
