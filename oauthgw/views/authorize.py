@@ -210,9 +210,14 @@ class ContinueView(AuthorizeView):
         if client is None or not client.enabled:
             return client_disabled_page(request)
         auth_request.client = client
-        if not login_session_valid(auth_request.login_id):
+        session = None
+        if login_session_valid(auth_request.login_id):
+            # None too if a logout deleted it a moment ago.
+            session = (
+                LoginSession.objects.select_related("user__resource_owner").filter(pk=auth_request.login_id).first()
+            )
+        if session is None:
             return login_page(request, auth_request)
-        session = LoginSession.objects.select_related("user__resource_owner").get(pk=auth_request.login_id)
         if not client.skip_authorization and not auth_request.consented:
             return consent_page(
                 request, auth_request, owner_name=owner_name(session.user), scope_descriptions=scope_descriptions()
