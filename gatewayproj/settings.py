@@ -187,6 +187,10 @@ OAUTHGW_ENVIRONMENT.setdefault("JWT_AUDIENCE", HELLOWORLD_AUDIENCE)
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauthgw.Application"
+# Authorization codes stored by checksum, used once, and tied to what they issued.
+OAUTH2_PROVIDER_GRANT_MODEL = "oauthgw.AuthorizationCode"
+# The toolkit's own, named so a model of the gateway can refer to it.
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_SERVER_CLASS": "oauthgw.toolkit.server.GatewayServer",
@@ -215,15 +219,26 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     # The password grant is the product; it is off per client unless granted.
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
-    # No authorization endpoint is served; these keep `check --deploy` quiet
-    # about features that do not exist here.
+    # The authorization code flow (RFC 9700 section 2.1): PKCE for every client,
+    # S256 only (plain is also refused before the login page, oauthgw.toolkit.server),
+    # the RFC 9207 iss in every authorization response, codes that live a minute.
+    "PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    # Configuration gates of `check --deploy`: no wildcard redirect URIs, no plain
+    # http beyond a client's own loopback URIs (oauthgw.redirect_uris has the rules).
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    # Only the schemes of a client's own registered redirect URIs are ever used
+    # (Application.get_allowed_schemes); this is the toolkit's fallback.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     # RFC 8414 metadata: exactly what is served.
-    "OAUTH2_GRANT_TYPES_SUPPORTED": ["password", "refresh_token", "client_credentials"],
-    "OAUTH2_RESPONSE_TYPES_SUPPORTED": [],
-    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "password", "refresh_token", "client_credentials"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    # "none": public clients (native and browser apps) send only their client_id.
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
 }
 
 # oauth2_provider.W002 says the password grant is enabled: it is the product, an

@@ -96,6 +96,12 @@ DEFAULTS: dict[str, Any] = {
     # (their refreshes refused from then on); false: they live on until their
     # maximum age (SESSION_MAX_AGE, or the client's own).
     "PASSWORD_GRANT_SUNSET_ENDS_SESSIONS": False,
+    # Seconds a resource owner stays signed in at the gateway's login page (its
+    # cookie and the LoginSession row): a second application in the same browser
+    # does not ask again meanwhile. 0: every authorization request shows the form.
+    "LOGIN_SESSION_SECONDS": 8 * 3600,
+    # Seconds a person has to sign in (and allow a client) once the login page is shown.
+    "AUTHORIZATION_REQUEST_SECONDS": 900,
     # Seconds after a rotation during which the rotated refresh token, presented
     # again by its client, is taken for a concurrent duplicate (invalid_grant, the
     # family kept) rather than a replay (the family revoked). 0: every late

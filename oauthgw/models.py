@@ -6,10 +6,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
-from oauth2_provider.models import AbstractApplication
+from oauth2_provider.models import AbstractApplication, AbstractGrant
 from oauth2_provider.settings import oauth2_settings
 
-from oauthgw import grants, token_formats
+from oauthgw import grants, redirect_uris, token_formats
 from oauthgw.encryption import EncryptedTextField, encrypted_property
 
 
@@ -189,12 +189,35 @@ class Application(AbstractApplication):
         verbose_name="owner or contact",
         help_text="Who to ask about this client: a team, a person, an e-mail address.",
     )
-    # The gateway only authenticates confidential clients with a secret.
     client_type = models.CharField(
         max_length=32,
-        choices=AbstractApplication.CLIENT_TYPES,
+        choices=[
+            (AbstractApplication.CLIENT_CONFIDENTIAL, "Confidential: a server that keeps a secret"),
+            (AbstractApplication.CLIENT_PUBLIC, "Public: a native or browser app, no secret"),
+        ],
         default=AbstractApplication.CLIENT_CONFIDENTIAL,
-        editable=False,
+        help_text="A public client has no secret: it sends its client_id in the token request and may only use "
+        "the authorization code with PKCE and the refresh token.",
+    )
+    redirect_uris = models.TextField(
+        "redirect URIs",
+        blank=True,
+        default="",
+        help_text="Authorization code only: where the login page may send the user back, one per line, each compared "
+        "as the exact same string. https; http only on 127.0.0.1 or [::1] (any port for public clients, RFC 8252); "
+        "a native app's own scheme such as com.example.app:/callback.",
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        default="",
+        help_text="Browser apps only: the web origins (https://app.example) whose pages may call the token, "
+        "revocation and metadata endpoints (CORS), one per line.",
+    )
+    skip_authorization = models.BooleanField(
+        "first-party (no consent page)",
+        default=False,
+        help_text="The organisation's own application: a signed-in user goes straight through. Otherwise the "
+        "login page asks the user to allow the scopes the client asks for.",
     )
     # The toolkit's single-grant field is unused: ``grant_types`` replaces it.
     authorization_grant_type = models.CharField(max_length=44, blank=True, default="", editable=False)
@@ -307,6 +330,30 @@ class Application(AbstractApplication):
         return _words(self.grant_types)
 
     @property
+    def is_public(self) -> bool:
+        return self.client_type == AbstractApplication.CLIENT_PUBLIC
+
+    @property
+    def redirect_uri_list(self) -> list[str]:
+        return self.redirect_uris.split()
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return self.allowed_origins.split()
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        # Replaces the toolkit's, which lets a registered URI match with another
+        # query or path under some settings: here, the exact string (oauthgw.redirect_uris).
+        return redirect_uris.redirect_uri_matches(uri, self.redirect_uri_list, public=self.is_public)
+
+    def get_allowed_schemes(self) -> list[str]:
+        # The toolkit refuses to redirect to any other scheme (a safety net behind the match above).
+        return redirect_uris.redirect_uri_schemes(self.redirect_uri_list)
+
+    def origin_allowed(self, origin: str) -> bool:
+        return redirect_uris.origin_matches(origin, self.allowed_origin_list)
+
+    @property
     def issues_jwt(self) -> bool:
         return self.token_format == token_formats.JWT
 
@@ -344,6 +391,7 @@ class Application(AbstractApplication):
         unknown_grants = self.grant_type_set - set(grants.SERVED)
         if unknown_grants:
             raise ValidationError({"grant_types": f"Unknown grant types: {' '.join(sorted(unknown_grants))}"})
+        self._clean_authorization_code()
         known_scopes = set(oauth2_settings.SCOPES)
         unknown_scopes = self.allowed_scope_set - known_scopes
         if unknown_scopes:
@@ -362,6 +410,31 @@ class Application(AbstractApplication):
             raise ValidationError(
                 {"refresh_token_lifetime": f"At most {ceiling} seconds (the gateway's REFRESH_TOKEN_EXPIRE_SECONDS)."}
             )
+
+    def _clean_authorization_code(self) -> None:
+        # One form whatever was typed: one URI or origin per line, stored space-separated.
+        self.redirect_uris = " ".join(self.redirect_uri_list)
+        self.allowed_origins = " ".join(self.allowed_origin_list)
+        if self.is_public and not self.grant_type_set <= grants.PUBLIC_CLIENT_GRANTS:
+            refused = " ".join(sorted(self.grant_type_set - grants.PUBLIC_CLIENT_GRANTS))
+            raise ValidationError(
+                {
+                    "grant_types": f"A public client has no secret: it may only use authorization_code and "
+                    f"refresh_token, not {refused}."
+                }
+            )
+        problems = [
+            problem
+            for uri in self.redirect_uri_list
+            if (problem := redirect_uris.redirect_uri_problem(uri, public=self.is_public))
+        ]
+        if problems:
+            raise ValidationError({"redirect_uris": problems})
+        if grants.AUTHORIZATION_CODE in self.grant_type_set and not self.redirect_uri_list:
+            raise ValidationError({"redirect_uris": "The authorization code needs at least one redirect URI."})
+        problems = [problem for origin in self.allowed_origin_list if (problem := redirect_uris.origin_problem(origin))]
+        if problems:
+            raise ValidationError({"allowed_origins": problems})
 
 
 class ResourceOwner(models.Model):
@@ -570,3 +643,98 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm} {self.kid[:12]}…"
+
+
+class LoginSession(models.Model):
+    """A resource owner signed in at the gateway's login page, in one browser (``oauthgw.issuing.login_sessions``).
+
+    The browser holds a random key in a cookie of its own (never Django's admin
+    session); this row holds only the key's SHA-256 checksum. While it lasts, a
+    second application in the same browser does not ask for the password again.
+    What the authorization server said at the login (``UpstreamLogin``) is kept
+    for the token families its codes start: its refresh token, encrypted, goes to
+    the first family only (``refresh_token`` is emptied when it is taken).
+    """
+
+    key_checksum = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions")
+    authorization_server = models.CharField(max_length=64)
+    # Ciphertext; ``refresh_token`` is the plaintext. Empty when the server issued none, or once taken.
+    encrypted_refresh_token = EncryptedTextField(blank=True, default="")
+    # The lifetime of the server's access token, when its answer said.
+    upstream_expires_in = models.PositiveIntegerField(null=True, blank=True)
+    started = models.DateTimeField()
+    expires = models.DateTimeField(db_index=True)
+
+    refresh_token = encrypted_property("encrypted_refresh_token")
+
+    class Meta:
+        verbose_name = "login session"
+
+    def __str__(self) -> str:
+        return f"login session {self.pk} started {self.started.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+class AuthorizationRequest(models.Model):
+    """An authorization request waiting for a person: the login page or the consent page shows it.
+
+    Its ``handle`` (random) is what those pages' forms post back, so a form is
+    bound to the request it was shown for, and the request's parameters, checked
+    once at ``GET /oauth2/authorize``, never travel in hidden fields. Once the
+    person has signed in (``login``) and, when asked, allowed the client
+    (``consented``), the gateway answers it once: the authorization response (its
+    redirect, with the code) is kept encrypted until the code expires, so a
+    double submission or a reload answers with the same code instead of a second
+    one (``oauthgw.issuing.authorization``).
+    """
+
+    handle = models.CharField(max_length=64, unique=True)
+    client = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.TextField()
+    scope = models.TextField(blank=True, default="")
+    state = models.TextField(blank=True, default="")
+    code_challenge = models.CharField(max_length=128)
+    code_challenge_method = models.CharField(max_length=10)
+    created = models.DateTimeField()
+    expires = models.DateTimeField(db_index=True)
+    login = models.ForeignKey(LoginSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    consented = models.BooleanField(default=False)
+    # While one submission of the login form asks the upstream, a second one waits for its outcome.
+    attempt_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # How the last attempt ended when it did not sign in (``oauthgw.backends`` outcomes).
+    outcome = models.CharField(max_length=32, blank=True, default="")
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # Ciphertext of the redirect that answered the request (it carries the code).
+    encrypted_response = EncryptedTextField(blank=True, default="")
+    response_expires = models.DateTimeField(null=True, blank=True)
+
+    response = encrypted_property("encrypted_response")
+
+    class Meta:
+        verbose_name = "authorization request"
+
+    def __str__(self) -> str:
+        return f"authorization request {self.pk}"
+
+
+class AuthorizationCode(AbstractGrant):
+    """An authorization code (the toolkit's Grant, swapped in by ``OAUTH2_PROVIDER_GRANT_MODEL``).
+
+    ``code`` holds the SHA-256 checksum of the code, never the code itself, as
+    tokens are stored. A code is used once: the exchange marks it ``used`` with a
+    conditional UPDATE and keeps what it issued (``token_family``, the first
+    ``access_token``), so a second presentation revokes them (RFC 6749 section
+    4.1.2). ``login`` is the login session whose upstream refresh token the
+    family may take (``oauthgw.issuing.authorization_codes``).
+    """
+
+    used = models.DateTimeField(null=True, blank=True)
+    token_family = models.UUIDField(null=True, blank=True)
+    access_token = models.ForeignKey(
+        oauth2_settings.ACCESS_TOKEN_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    login = models.ForeignKey(LoginSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "authorization code"

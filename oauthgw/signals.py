@@ -42,8 +42,17 @@ OWNER_BLOCKED = "owner_blocked"  # the resource owner is blocked at the gateway
 # unauthorized_client, because the client's password grant is past its sunset (oauthgw.issuing.password_sunset):
 PASSWORD_GRANT_ENDED = "password_grant_ended"
 
+CODE_REUSED = "code_reused"  # an authorization code presented again; what it issued is revoked
+
+# The login page (grant type ``authorization_code``): a resource owner signed in.
+# Its refusals are named as the password grant's are (invalid_grant, throttled,
+# upstream_unavailable, owner_blocked).
+SIGNED_IN = "signed_in"
+
 # Every outcome that hands out tokens.
 SUCCESSFUL = frozenset({ISSUED, ISSUED_ON_GRACE})
+# Every outcome that refused nothing.
+ACCEPTED = SUCCESSFUL | {SIGNED_IN}
 
 # Keyed by RFC 6749 error code; anything else keeps its code as the outcome.
 _OUTCOME_BY_ERROR = {
@@ -89,7 +98,8 @@ class TokenOutcome:
     client: NotedClient = NO_CLIENT
 
 
-# Sent with ``outcome=TokenOutcome`` after every token-endpoint response.
+# Sent with ``outcome=TokenOutcome`` after every token-endpoint response, and
+# after every login attempt at the login page.
 token_request_finished = Signal()
 # Sent with ``server``, ``latency`` and ``fault`` after every call the upstream client made.
 upstream_call_finished = Signal()

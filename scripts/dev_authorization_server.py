@@ -17,6 +17,11 @@ Admin calls, from a loopback address only, with the client credentials below::
     POST /admin/users/<username>/disable
     POST /admin/users/<username>/enable
 
+``GET /callback`` is a page that shows the ``code``, ``state`` and ``iss`` (or the
+``error``) a gateway's login page sends back to it: ``make run`` registers it as
+the redirect URI of its code-flow demo client, so the flow can be tried in a
+browser with nothing else running.
+
 Usage::
 
     python scripts/dev_authorization_server.py [--host 127.0.0.1] [--port 9011]
@@ -50,6 +55,7 @@ import argparse
 import base64
 import binascii
 import hmac
+import html
 import ipaddress
 import json
 import os
@@ -367,6 +373,7 @@ class Handler(BaseHTTPRequestHandler):
     routes: ClassVar[dict[str, tuple[str, ...]]] = {
         "/token": ("POST",),
         "/health": ("GET", "HEAD"),
+        "/callback": ("GET", "HEAD"),
     }
     # POST /admin/users/<username>/disable and .../enable
     admin_actions: ClassVar[dict[str, bool]] = {"disable": False, "enable": True}
@@ -401,6 +408,8 @@ class Handler(BaseHTTPRequestHandler):
             )
         elif path == "/health":
             self._send_json(HTTPStatus.OK, {"status": "ok"})
+        elif path == "/callback":
+            self._callback()
         else:
             self._token()
 
@@ -425,6 +434,31 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(err.status, err.body(), err.headers)
         else:
             self._send_json(HTTPStatus.OK, {"username": username, "enabled": enabled})
+
+    def _callback(self) -> None:
+        """A page showing what an authorization response brought back (the code flow's redirect URI)."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        names = ("code", "state", "iss") if "code" in query else ("error", "error_description", "state", "iss")
+        rows = "".join(
+            f"<dt>{name}</dt><dd><code id='{name}'>{html.escape(query.get(name, [''])[0])}</code></dd>"
+            for name in names
+        )
+        title = "Authorization code received" if "code" in query else "The authorization request was refused"
+        payload = (
+            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><dl>{rows}</dl>"
+            "<p>Exchange the code within a minute: README.md, 'Sign in with a browser'.</p></body></html>"
+        ).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        # The code is a credential for a minute: no cache, no referrer, nothing loaded or run.
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy", "default-src 'none'")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     def _token(self) -> None:
         # The token endpoint's answers, errors included, must not be cached.

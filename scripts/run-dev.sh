@@ -30,9 +30,14 @@ echo "make run: applying database migrations (var/db.sqlite3)"
 .venv/bin/python manage.py migrate --noinput >/dev/null
 .venv/bin/python manage.py collectstatic --noinput >/dev/null
 
-credentials="$(.venv/bin/python manage.py demo_client --json --credentials-file var/demo-client.json)"
-client_id="$(printf '%s' "$credentials" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')"
-client_secret="$(printf '%s' "$credentials" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')"
+# The code flow's demo client sends people back to a page of the development
+# authorization server that shows the code (README, "Sign in with a browser").
+callback="http://127.0.0.1:$DEV_AUTH_PORT/callback"
+credentials="$(.venv/bin/python manage.py demo_client --json --credentials-file var/demo-client.json --web-redirect-uri "$callback")"
+field() { printf '%s' "$credentials" | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+client_id="$(field client_id)"
+client_secret="$(field client_secret)"
+web_client_id="$(field web_client_id)"
 cat <<TXT
 
 oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis)
@@ -41,7 +46,17 @@ oauthgw is starting on http://127.0.0.1:$GATEWAY_PORT (SQLite in var/, no Redis)
   (the same on every start: kept in var/demo-client.json; delete that file for a new secret)
 
 Try it (README.md, "Try it"): paste this line into another shell, then the README's commands:
-  export GATEWAY=http://127.0.0.1:$GATEWAY_PORT KEY='$client_id' SECRET='$client_secret' DEV_AUTH=http://127.0.0.1:$DEV_AUTH_PORT
+  export GATEWAY=http://127.0.0.1:$GATEWAY_PORT KEY='$client_id' SECRET='$client_secret' DEV_AUTH=http://127.0.0.1:$DEV_AUTH_PORT WEB_CLIENT='$web_client_id'
+
+Sign in with a browser (README.md, "Sign in with a browser"): the authorization code flow with PKCE
+for the public client local-demo-web ($web_client_id), which is sent back to $callback.
+  1. In that shell, make a PKCE verifier and its S256 challenge:
+       VERIFIER=\$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+       CHALLENGE=\$(printf %s "\$VERIFIER" | python3 -c 'import base64,hashlib,sys; print(base64.urlsafe_b64encode(hashlib.sha256(sys.stdin.buffer.read()).digest()).rstrip(b"=").decode())')
+  2. Open in a browser (user abc123 / xyz456):
+       echo "\$GATEWAY/oauth2/authorize?response_type=code&client_id=\$WEB_CLIENT&redirect_uri=\$DEV_AUTH/callback&scope=hello&state=demo&code_challenge=\$CHALLENGE&code_challenge_method=S256"
+  3. Exchange the code the page shows, within a minute:
+       curl -s "\$GATEWAY/oauth2/token" -d "grant_type=authorization_code&client_id=\$WEB_CLIENT&redirect_uri=\$DEV_AUTH/callback&code_verifier=\$VERIFIER&code=PASTE-THE-CODE"
 
 Admin: 'make createsuperuser' for a staff account, then open http://127.0.0.1:$GATEWAY_PORT/admin/
 Stop: Ctrl-C here, or 'kill <pid of make>' (SIGTERM, SIGINT or SIGHUP) from elsewhere; both servers stop.

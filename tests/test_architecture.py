@@ -173,6 +173,34 @@ PINS = [
         ),
     ),
     (
+        "OAuth2Validator._create_access_token returns the AccessToken it saved",
+        "GatewayOAuth2Validator._create_access_token (overridden: what a code's exchange issued, for a replay)",
+        lambda: "return access_token" in inspect.getsource(_toolkit_validator()._create_access_token),
+    ),
+    (
+        "AuthorizationCodeGrant._code_challenge_methods (the PKCE methods, by name)",
+        "oauthgw.toolkit.server.S256AuthorizationCodeGrant (only S256)",
+        lambda: (
+            set(__import__("oauthlib.oauth2", fromlist=["x"]).AuthorizationCodeGrant._code_challenge_methods)
+            == {"plain", "S256"}
+        ),
+    ),
+    (
+        "AuthorizationView: LoginRequiredMixin's check in dispatch; BaseAuthorizationView.redirect(to, application)",
+        "oauthgw.views.authorize.AuthorizeView.dispatch (skips Django's login for the gateway's own session)",
+        lambda: _authorization_view_shape(),
+    ),
+    (
+        "OAuthLibCore.create_authorization_response adds credentials['user'] = request.user",
+        "oauthgw.views.authorize.AuthorizeView.answer (the login session's user is set on the request)",
+        lambda: (
+            'credentials["user"] = request.user'
+            in inspect.getsource(
+                __import__("oauth2_provider.oauth2_backends", fromlist=["x"]).OAuthLibCore.create_authorization_response
+            )
+        ),
+    ),
+    (
         "OAuth2Validator._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)",
         "oauthgw.issuing.refresh.refresh_token_rotate, and GatewayOAuth2Validator._create_refresh_token "
         "(overridden: a new family starts a session)",
@@ -250,6 +278,18 @@ PINS = [
         ),
     ),
 ]
+
+
+def _authorization_view_shape() -> bool:
+    from django.contrib.auth.mixins import LoginRequiredMixin
+    from oauth2_provider.views import AuthorizationView
+    from oauth2_provider.views.base import BaseAuthorizationView
+
+    return (
+        LoginRequiredMixin in AuthorizationView.__mro__
+        and _parameters(BaseAuthorizationView.redirect) == ["self", "redirect_to", "application"]
+        and "self.oauth2_data = {}" in inspect.getsource(BaseAuthorizationView.dispatch)
+    )
 
 
 def _joined_rows_shape() -> bool:

@@ -94,10 +94,17 @@ class ApplicationForm(forms.ModelForm):
             "refresh_token_lifetime",
             "session_max_age",
             "authorization_server",
+            "client_type",
+            "redirect_uris",
+            "allowed_origins",
+            "skip_authorization",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "token_format": forms.RadioSelect,
+            "client_type": forms.RadioSelect,
+            "redirect_uris": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "allowed_origins": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         }
 
     def __init__(self, *args, **kwargs):
@@ -108,6 +115,15 @@ class ApplicationForm(forms.ModelForm):
         enabled = self.fields.get("enabled")
         if enabled is not None:
             enabled.help_text = ENABLED_HELP
+        if self.is_bound and "client_type" in self.fields and "client_type" not in self.data:
+            # A form that names no type (an older page, a script) keeps the client's, or registers
+            # a confidential one as it always did.
+            self.data = self.data.copy()
+            self.data["client_type"] = self.instance.client_type or Application.CLIENT_CONFIDENTIAL
+        # Stored space-separated, shown one per line as the help text asks.
+        for name in ("redirect_uris", "allowed_origins"):
+            if name in self.fields and self.instance.pk and not self.is_bound:
+                self.initial[name] = "\n".join(getattr(self.instance, name).split())
 
     def clean_name(self) -> str:
         # The database refuses it too (a unique index on lower(name)); this says so next to the field.
@@ -139,6 +155,12 @@ class CustomSecretMixin(forms.Form):
 
 class ApplicationAddForm(OneTimeFormMixin, CustomSecretMixin, ApplicationForm):
     form_token_purpose = ADD_PURPOSE
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if cleaned_data.get("client_type") == Application.CLIENT_PUBLIC and cleaned_data.get("custom_secret"):
+            self.add_error("custom_secret", "A public client has no secret: leave this empty.")
+        return cleaned_data
 
 
 class RotateSecretForm(OneTimeFormMixin, CustomSecretMixin, forms.Form):

@@ -116,6 +116,11 @@ def rotation_message(client: Application) -> str:
 # Shared by the add and the change page.
 _WHAT_IT_MAY_DO = ("grant_types", "password_grant_until", "allowed_scopes", "default_scopes", "can_introspect")
 _TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
+_LOGIN_PAGE = ("client_type", "redirect_uris", "allowed_origins", "skip_authorization")
+_LOGIN_PAGE_DESCRIPTION = (
+    "For the authorization code grant: the gateway's login page signs users in and sends them back to a "
+    "redirect URI below."
+)
 
 
 class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
@@ -161,6 +166,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         ("What it may do", {"fields": (*_WHAT_IT_MAY_DO, "password_grant_status")}),
         ("Tokens", {"fields": (*_TOKEN_SETTINGS, "live_tokens")}),
         ("Resource owners", {"fields": ("authorization_server",)}),
+        ("Authorization code and login page", {"fields": _LOGIN_PAGE, "description": _LOGIN_PAGE_DESCRIPTION}),
         ("Secret and history", {"fields": ("secret_status", "created", "updated", "last_used")}),
     )
     add_fieldsets = (
@@ -168,6 +174,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         ("What it may do", {"fields": _WHAT_IT_MAY_DO}),
         ("Tokens", {"fields": _TOKEN_SETTINGS}),
         ("Resource owners", {"fields": ("authorization_server",)}),
+        ("Authorization code and login page", {"fields": _LOGIN_PAGE, "description": _LOGIN_PAGE_DESCRIPTION}),
         ("Secret", {"fields": ("custom_secret",)}),
     )
 
@@ -299,7 +306,8 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         obj.client_secret = secret  # hashed by the field on save
         super().save_model(request, obj, form, change)
         form_token_record(form.nonce, client_pk=obj.pk)
-        obj.one_time_secret = secret
+        # A public client has no secret to show: the stored one is a random value nobody is told.
+        obj.one_time_secret = None if obj.is_public else secret
 
     def response_add(self, request, obj, post_url_continue=None):
         secret = getattr(obj, "one_time_secret", None)

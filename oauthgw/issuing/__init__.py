@@ -1,7 +1,9 @@
 """The issuing policy: who gets a token, for how long, and how it is rotated, limited, revoked and purged.
 
 One module per concern: the password grant (``password``) and who was vouched
-for (``resource_owners``); one guarded question to the upstream for a login and
+for (``resource_owners``); the authorization code flow's authorization requests
+waiting for a person (``authorization``), its codes (``authorization_codes``) and
+the login page's sessions (``login_sessions``); one guarded question to the upstream for a login and
 a session's re-verification (``upstream_checks``) inside the failure limits
 (``throttling``); refresh rotation whole (``refresh``); sessions bound to the
 upstream's verdict (``sessions``); token lifetimes (``lifetimes``); client

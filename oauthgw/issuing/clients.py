@@ -118,19 +118,31 @@ def client_create(
     token_format: str = token_formats.OPAQUE,
     audience: list[str] | None = None,
     password_grant_until: date | None = None,
-) -> tuple[Application, str]:
+    public: bool = False,
+    redirect_uris: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    skip_authorization: bool = False,
+) -> tuple[Application, str | None]:
     """Create an enabled client; return it with its secret, which is stored only hashed.
 
     ``secret`` is a custom secret chosen by an operator; by default one is generated.
     ``audience`` (JWT access tokens only) defaults to the gateway's.
     ``password_grant_until`` is the last day (UTC) of its password grant
-    (``oauthgw.issuing.password_sunset``); by default it has none.
+    (``oauthgw.issuing.password_sunset``); by default it has none. A ``public``
+    client (a native or browser app) gets no secret (None): the one stored is a
+    random value nobody is told, and a secret presented for it is refused anyway.
     """
+    if public and secret is not None:
+        raise ValidationError("A public client has no secret.", code="public_secret")
     if secret is None:
         secret = client_secret_generate()
     else:
         client_secret_validate(secret)
     client = Application(
+        client_type=Application.CLIENT_PUBLIC if public else Application.CLIENT_CONFIDENTIAL,
+        redirect_uris=" ".join(redirect_uris or []),
+        allowed_origins=" ".join(allowed_origins or []),
+        skip_authorization=skip_authorization,
         name=name.strip(),
         client_secret=secret,
         grant_types=" ".join(grant_types),
@@ -145,7 +157,7 @@ def client_create(
     password_grant_deprecation_stamp(client)
     client.full_clean(exclude=["client_secret"])
     client.save()
-    return client, secret
+    return client, (None if public else secret)
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """What the gateway stops keeping, and the purge that keeps its tables bounded without anyone running a command.
 
-Three kinds of rows end:
+Four kinds of rows end:
 
 - **tokens**: what django-oauth-toolkit's ``cleartokens`` deletes, in its
   batches: expired access tokens, refresh tokens past the refresh lifetime,
@@ -8,6 +8,9 @@ Three kinds of rows end:
   orphans (``oauth2_provider.models.clear_expired``);
 - **sessions** whose token family has no live refresh token left, with the
   upstream tokens kept for them (``sessions.sessions_purge``);
+- **the login page's** expired login sessions (``login_sessions.login_sessions_purge``)
+  and authorization requests (``authorization.authorization_requests_purge``), with
+  what they kept encrypted;
 - **audit events** older than ``AUDIT_RETENTION_DAYS``
   (``observability.audit.audit_events_purge``).
 
@@ -38,6 +41,8 @@ from oauth2_provider.models import clear_expired
 
 from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.issuing.authorization import authorization_requests_purge
+from oauthgw.issuing.login_sessions import login_sessions_purge
 from oauthgw.issuing.sessions import sessions_purge
 from oauthgw.observability.audit import audit_events_purge, audit_retention_cutoff
 
@@ -50,11 +55,13 @@ LOOK_EVERY = 60.0
 
 @dataclass(frozen=True)
 class PurgeReport:
-    """How many sessions and audit events one purge deleted (the toolkit's token purge logs its own counts)."""
+    """How many rows one purge deleted (the toolkit's token purge logs its own counts)."""
 
     sessions: int
     audit_events: int
     audit_cutoff: datetime
+    login_sessions: int = 0
+    authorization_requests: int = 0
 
 
 def expired_rows_purge(*, now: datetime) -> PurgeReport:
@@ -62,9 +69,17 @@ def expired_rows_purge(*, now: datetime) -> PurgeReport:
     # Tokens first: their sessions end with them.
     clear_expired()
     sessions = sessions_purge()
+    login_sessions = login_sessions_purge()
+    authorization_requests = authorization_requests_purge()
     cutoff = audit_retention_cutoff(now=now)
     audit_events = audit_events_purge(older_than=cutoff)
-    return PurgeReport(sessions=sessions, audit_events=audit_events, audit_cutoff=cutoff)
+    return PurgeReport(
+        sessions=sessions,
+        audit_events=audit_events,
+        audit_cutoff=cutoff,
+        login_sessions=login_sessions,
+        authorization_requests=authorization_requests,
+    )
 
 
 def expired_rows_purge_if_due(*, now: datetime | None = None) -> PurgeReport | None:

@@ -30,7 +30,7 @@ from oauthgw import grants
 from oauthgw.conf import gateway_settings
 from oauthgw.end_user_address import address_block
 from oauthgw.models import AuditEvent
-from oauthgw.signals import SUCCESSFUL, TokenOutcome, token_request_finished
+from oauthgw.signals import ACCEPTED, TokenOutcome, token_request_finished
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _sql(alias: str) -> dict[str, str]:
 
 def _counted(outcome: TokenOutcome) -> bool:
     """Whether this request's event is counted with its source's rather than written on its own."""
-    return outcome.outcome not in SUCCESSFUL and not outcome.client.authenticated
+    return outcome.outcome not in ACCEPTED and not outcome.client.authenticated
 
 
 def _aggregate_key(outcome: TokenOutcome, *, client_id: str, grant_type: str, now: datetime) -> str:

@@ -20,6 +20,7 @@ from oauthgw.signals import (
     ISSUED,
     ISSUED_ON_GRACE,
     PASSWORD_GRANT_ENDED,
+    SIGNED_IN,
     SUCCESSFUL,
     THROTTLED,
     UPSTREAM_UNAVAILABLE,
@@ -83,6 +84,8 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
     by_outcome = dict(events.values_list("outcome").annotate(total=Sum("count")).values_list("outcome", "total"))
     issued_on_grace = by_outcome.pop(ISSUED_ON_GRACE, 0)
     issued = by_outcome.pop(ISSUED, 0) + issued_on_grace
+    # A sign-in at the login page is neither: its code's exchange is what issues.
+    by_outcome.pop(SIGNED_IN, None)
     failures = sorted(by_outcome.items(), key=lambda item: (-item[1], item[0]))
 
     # [issued, failed, throttled] per hour. Hours are UTC hours, as the chart says:
@@ -95,6 +98,8 @@ def dashboard_summary(*, now: datetime | None = None, client_id: str | None = No
         .values_list("hour", "outcome", "total")
     )
     for hour, outcome, count in rows:
+        if outcome == SIGNED_IN:
+            continue
         counts = per_hour.setdefault(hour, [0, 0, 0])
         counts[0 if outcome in SUCCESSFUL else 1] += count
         if outcome == THROTTLED:

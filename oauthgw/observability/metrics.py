@@ -15,7 +15,14 @@ from prometheus_client.core import GaugeMetricFamily
 
 from oauthgw import grants
 from oauthgw.models import AuthorizationServer
-from oauthgw.signals import SUCCESSFUL, THROTTLED, TokenOutcome, token_request_finished, upstream_call_finished
+from oauthgw.signals import (
+    ACCEPTED,
+    SUCCESSFUL,
+    THROTTLED,
+    TokenOutcome,
+    token_request_finished,
+    upstream_call_finished,
+)
 from oauthgw.upstream.breaker import breaker_state
 from oauthgw.upstream.servers import default_authorization_server
 
@@ -61,6 +68,8 @@ def count_token_request(sender, outcome: TokenOutcome, **kwargs) -> None:
     TOKEN_LATENCY.labels(grant_type).observe(outcome.latency)
     if outcome.outcome in SUCCESSFUL:
         TOKENS_ISSUED.labels(grant_type, outcome.client_id).inc()
+        return
+    if outcome.outcome in ACCEPTED:
         return
     TOKEN_FAILURES.labels(grant_type, outcome.outcome).inc()
     if outcome.outcome == THROTTLED:

@@ -1,8 +1,23 @@
 """How the toolkit hands a Django request to oauthlib, with RFC 6749 section 3.2 applied."""
 
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
 from oauth2_provider.oauth2_backends import OAuthLibCore
 
 from oauthgw.issuer import REQUEST_KEY, gateway_issuer
+
+
+def with_issuer(uri: str, issuer: str) -> str:
+    """``uri`` (an authorization response, success or error) with RFC 9207's ``iss`` in its query.
+
+    Any ``iss`` already there is replaced: the one a client reads must be the
+    metadata's ``issuer``, which ``OAUTHGW_ISSUER`` may set (the toolkit's own
+    would derive it from the request).
+    """
+    parts = urlsplit(uri)
+    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if name != "iss"]
+    query.append(("iss", issuer))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class GatewayOAuthLibCore(OAuthLibCore):
@@ -17,3 +32,10 @@ class GatewayOAuthLibCore(OAuthLibCore):
         headers = super().extract_headers(request)
         headers[REQUEST_KEY] = gateway_issuer(request)
         return headers
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
+        if uri is not None:
+            uri = with_issuer(uri, gateway_issuer(request))
+            headers["Location"] = uri
+        return uri, headers, body, status

@@ -11,6 +11,12 @@ oauthlib's errors:
   Django's ``authenticate()`` (``issuing.password``);
 - grants and scopes: from the client's own settings; the password grant's
   sunset (``issuing.password_sunset``) before anything else of a login;
+- grants and scopes: from the client's own settings; a public client (no
+  secret) authenticates with its client_id alone and may only use the
+  authorization code and the refresh token;
+- authorization codes: stored by checksum, claimed once, and a replay revokes
+  what the first exchange issued (``issuing.authorization_codes``); the family a
+  code starts takes its login's upstream verdict (``issuing.login_sessions``);
 - refresh tokens: claimed, validated and rotated by ``issuing.refresh``;
 - sessions: started with a new token family, re-verified and ended by
   ``issuing.sessions``;
@@ -44,13 +50,14 @@ from oauthgw.exceptions import (
     Throttled,
     UpstreamUnavailable,
 )
-from oauthgw.issuing import lifetimes, refresh, sessions
+from oauthgw.issuing import authorization_codes, lifetimes, refresh, sessions
 from oauthgw.issuing.clients import client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
+from oauthgw.issuing.login_sessions import login_session_upstream_login
 from oauthgw.issuing.password import resource_owner_authenticate
 from oauthgw.issuing.password_sunset import password_grant_sunset_check
 from oauthgw.models import Application
-from oauthgw.signals import OWNER_BLOCKED, token_client_note, token_outcome_note
+from oauthgw.signals import CODE_REUSED, OWNER_BLOCKED, token_client_note, token_outcome_note
 from oauthgw.token_formats import looks_like_jwt
 from oauthgw.token_verification import jwt_access_token_verify
 
@@ -72,6 +79,13 @@ def _upstream_errors(request) -> Iterator[None]:
         ) from exc
 
 
+def _grant_allowed(client, grant_type: str) -> bool:
+    # A public client has no secret: whatever its row says, only the code and refresh grants.
+    if client.is_public and grant_type not in grants.PUBLIC_CLIENT_GRANTS:
+        return False
+    return client.allows_grant_type(grant_type)
+
+
 class GatewayOAuth2Validator(OAuth2Validator):
     # One instance serves every thread: keep it stateless.
 
@@ -84,10 +98,24 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if not client_id:
             return False
         client = self._load_application(client_id, request)
-        authenticated = client_secret_matches(client, secret)
+        if client is not None and client.is_public:
+            # A public client has no secret, so one presented proves nothing
+            # (its stored hash is of no secret anyone holds): refused, after the same work.
+            client_secret_matches(None, secret)
+            authenticated = False
+        else:
+            authenticated = client_secret_matches(client, secret)
         # For the audit trail: a failure of an unauthenticated request is counted, not written out.
         token_client_note(registered_id=client.client_id if client is not None else "", authenticated=authenticated)
         return authenticated
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        # A public client only names itself, and its id is public: anyone may send it. For the
+        # audit trail its failures are counted per source like an unauthenticated client's,
+        # under its id, so a flood in its name cannot grow the table either.
+        named = super().authenticate_client_id(client_id, request, *args, **kwargs)
+        token_client_note(registered_id=request.client.client_id if named else "", authenticated=False)
+        return named
 
     def _presented_client_credentials(self, request) -> tuple[str, str]:
         """(client_id, secret) from the Basic header, else the body; empty when absent or malformed."""
@@ -122,7 +150,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # token-issuing client refresh and nags about the password grant on every
         # request; here each grant, refresh_token included, is an explicit opt-in
         # per client (RFC 9700 section 2.4: password only where allowed).
-        if not client.allows_grant_type(grant_type):
+        if not _grant_allowed(client, grant_type):
             return False
         jwt_audience_check(request)
         return True
@@ -138,7 +166,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # oauthlib checks the user before the grant and the scopes; both must be
         # settled before the credentials leave the gateway, and the grant's
         # sunset before anything can count a failure.
-        if not client.allows_grant_type(grants.PASSWORD):
+        if not _grant_allowed(client, grants.PASSWORD):
             raise errors.UnauthorizedClientError(request=request)
         try:
             password_grant_sunset_check(client=client, request=request)
@@ -164,6 +192,83 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # Carries the upstream's refresh token to the session: never logged, never in an error.
         request.upstream_login = login
         return True
+
+    # --- The authorization code grant ------------------------------------------------
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        # Only "code" (RFC 9700 section 2.1.2): oauthlib hands the code grant any
+        # response_type containing "code", which the toolkit would refuse as
+        # unauthorized_client; the client is told it is not served.
+        if response_type != "code":
+            raise errors.UnsupportedResponseTypeError(request=request)
+        return client.allows_grant_type(grants.AUTHORIZATION_CODE)
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        # Replaces the toolkit's, which stores the code itself: only its checksum is kept.
+        authorization_codes.authorization_code_create(
+            code=code["code"],
+            client=request.client,
+            user=request.user,
+            redirect_uri=request.redirect_uri,
+            scopes=request.scopes,
+            code_challenge=request.code_challenge or "",
+            method=request.code_challenge_method or "",
+            login_id=getattr(request, "login_session_id", None),
+        )
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        row = authorization_codes.authorization_code_load(code=code, client=client)
+        if row is None:
+            return False
+        if row.used is not None:
+            token_outcome_note(CODE_REUSED)
+            authorization_codes.authorization_code_replayed(code_id=row.pk)
+            return False
+        if row.is_expired():
+            return False
+        owner = getattr(row.user, "resource_owner", None)
+        if owner is None or owner.blocked:
+            token_outcome_note(OWNER_BLOCKED, username=owner.username if owner else "")
+            return False
+        request.scopes = row.scope.split()
+        request.user = row.user
+        request.authorization_code = row
+        return True
+
+    def get_code_challenge(self, code, request):
+        return request.authorization_code.code_challenge or None
+
+    def get_code_challenge_method(self, code, request):
+        return request.authorization_code.code_challenge_method or None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        # RFC 6749 section 4.1.3: identical to the one the code was sent to.
+        return redirect_uri == request.authorization_code.redirect_uri
+
+    def authorization_code_claim(self, request) -> None:
+        """oauthlib's last check of a code exchange (``post_token``): use the code up, or refuse a replay."""
+        row = request.authorization_code
+        if not authorization_codes.authorization_code_claim(row):
+            # Another exchange of the same code got there first.
+            token_outcome_note(CODE_REUSED)
+            authorization_codes.authorization_code_replayed(code_id=row.pk)
+            raise errors.InvalidGrantError(request=request)
+        request.upstream_login = login_session_upstream_login(
+            session_id=row.login_id,
+            user=row.user,
+            client=request.client,
+            take_refresh_token=request.client.allows_grant_type(grants.REFRESH_TOKEN),
+        )
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        # Replaces the toolkit's delete: the used row stays, naming what it issued.
+        family = getattr(request, "issued_token_family", None)
+        access_token = getattr(request, "issued_access_token", None)
+        authorization_codes.authorization_code_record_issued(
+            code_id=request.authorization_code.pk,
+            family=family,
+            access_token_id=access_token.pk if access_token is not None and family is None else None,
+        )
 
     # --- The refresh grant -----------------------------------------------------------
 
@@ -228,9 +333,16 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if not refresh.refresh_token_rotate(validator=self, token=token, request=request):
             super()._save_bearer_token(token, request, *args, **kwargs)
 
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        access_token = super()._create_access_token(expires, request, token, source_refresh_token=source_refresh_token)
+        # What a code's exchange issued (``invalidate_authorization_code``).
+        request.issued_access_token = access_token
+        return access_token
+
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
         refresh_token = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
         if previous_refresh_token is None:
+            request.issued_token_family = refresh_token.token_family
             # A new token family: a login's session begins.
             sessions.session_start(
                 family=refresh_token.token_family,

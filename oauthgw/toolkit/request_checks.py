@@ -111,17 +111,28 @@ def _check_grant(parameters: dict[str, str]) -> None:
         _check_password_parameters(parameters)
     if grant_type == grants.REFRESH_TOKEN and not parameters.get("refresh_token"):
         raise errors.InvalidRequestError(description="The refresh_token parameter is missing.")
+    if grant_type == grants.AUTHORIZATION_CODE and not parameters.get("code"):
+        raise errors.InvalidRequestError(description="The code parameter is missing.")
 
 
 def _check_password_parameters(parameters: dict[str, str]) -> None:
+    check_login_parameters(username=parameters.get("username", ""), password=parameters.get("password", ""))
+
+
+def check_login_parameters(*, username: str, password: str) -> None:
+    """A username and password fit to go upstream (the password grant's and the login page's rule).
+
+    Raises ``InvalidRequestError`` with a sentence for the person or client.
+    """
     limits = {"username": gateway_settings.MAX_USERNAME_LENGTH, "password": gateway_settings.MAX_PASSWORD_LENGTH}
+    values = {"username": username, "password": password}
     for name, limit in limits.items():
-        value = parameters.get(name, "")
+        value = values[name]
         if not value:
             raise errors.InvalidRequestError(description=f"The {name} parameter is missing or empty.")
         if len(value) > limit:
             raise errors.InvalidRequestError(description=f"The {name} parameter exceeds {limit} characters.")
-    if any(unicodedata.category(char) in _INVISIBLE for char in parameters["username"]):
+    if any(unicodedata.category(char) in _INVISIBLE for char in username):
         # Zero-width spaces, bidi controls, CR/LF: no one types them into a username,
         # and each would make a look-alike of someone else's (PRECIS disallows them).
         raise errors.InvalidRequestError(

@@ -17,3 +17,8 @@ class ApplicationScopes(SettingsScopes):
         if application is None:
             return []
         return sorted(application.default_scope_set & set(self.get_available_scopes(application)))
+
+
+def scope_descriptions() -> dict[str, str]:
+    """Each scope's description, as the consent page shows it (``OAUTH2_PROVIDER["SCOPES"]``)."""
+    return dict(ApplicationScopes().get_all_scopes())

@@ -12,6 +12,8 @@ from oauthgw.views.base import OAuthEndpointView
 class IntrospectView(OAuthEndpointView):
     """``POST /oauth2/introspect`` (RFC 7662), for clients marked as resource servers."""
 
+    cors = False
+
     def post(self, request, *args, **kwargs):
         try:
             check_form_request(request)

@@ -19,7 +19,10 @@ class ServerMetadataView(OAuthServerMetadataView):
     Without the CSRF exemption a POST from any real client (which has no CSRF
     cookie) got Django's HTML 403 page instead of a 405.
 
-    Added to the toolkit's document: ``jwks_uri`` (RFC 8414 section 2), the keys
+    The toolkit's document lists the authorization endpoint, ``response_types_supported:
+    ["code"]``, ``code_challenge_methods_supported: ["S256"]`` and
+    ``authorization_response_iss_parameter_supported`` (RFC 9207) from the settings.
+    Added to it: ``jwks_uri`` (RFC 8414 section 2), the keys
     that verify JWT access tokens, and ``access_token_signing_alg_values_supported``,
     the algorithms those tokens may be signed with. RFC 8414 and RFC 9068 register
     no name for the latter; this one is what other servers publishing JWT
@@ -29,16 +32,15 @@ class ServerMetadataView(OAuthServerMetadataView):
     every endpoint is then a URL under it, whatever Host the request named.
     """
 
-    # An authorization-endpoint capability the toolkit lists from its settings;
-    # this server has no authorization endpoint. (response_types_supported stays,
-    # empty: RFC 8414 requires it.)
-    _NOT_SERVED = ("authorization_response_iss_parameter_supported",)
+    # Public clients authenticate with their client_id alone at the token and
+    # revocation endpoints; introspection is for resource servers with a secret.
+    _NO_SECRET = "none"
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         document = json.loads(response.content)
-        for key in self._NOT_SERVED:
-            document.pop(key, None)
+        methods = document.get("introspection_endpoint_auth_methods_supported", [])
+        document["introspection_endpoint_auth_methods_supported"] = [m for m in methods if m != self._NO_SECRET]
         if gateway_settings.ISSUER:
             document["issuer"] = gateway_settings.ISSUER
         document["jwks_uri"] = self._get_endpoint_url(request, "jwks", required=True)

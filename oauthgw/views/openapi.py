@@ -28,11 +28,17 @@ _CLIENT_AUTH = [{"clientBasic": []}, {}]  # Basic, or client_id/client_secret in
 SCHEMAS = {
     "TokenRequest": {
         "type": "object",
-        "description": "RFC 6749 sections 4.3, 4.4 and 6. Client credentials go in HTTP Basic (preferred) "
-        "or as client_id/client_secret in the body, not both.",
+        "description": "RFC 6749 sections 4.1.3, 4.3, 4.4 and 6. Client credentials go in HTTP Basic (preferred) "
+        "or as client_id/client_secret in the body, not both; a public client sends its client_id alone.",
         "required": ["grant_type"],
         "properties": {
-            "grant_type": {"type": "string", "enum": ["password", "refresh_token", "client_credentials"]},
+            "grant_type": {
+                "type": "string",
+                "enum": ["authorization_code", "password", "refresh_token", "client_credentials"],
+            },
+            "code": {"type": "string", "description": "authorization_code grant: the code, good once for 60 s"},
+            "code_verifier": {"type": "string", "description": "authorization_code grant: the PKCE verifier (S256)"},
+            "redirect_uri": {"type": "string", "description": "authorization_code grant: as in the request"},
             "username": {"type": "string", "description": "password grant: checked by the external server"},
             "password": {"type": "string", "format": "password", "description": "password grant; never stored"},
             "refresh_token": {"type": "string", "description": "refresh_token grant; rotated on every use"},
@@ -49,7 +55,7 @@ SCHEMAS = {
             "token_type": {"type": "string", "enum": ["Bearer"]},
             "expires_in": {"type": "integer", "description": "seconds"},
             "scope": {"type": "string"},
-            "refresh_token": {"type": "string", "description": "password and refresh_token grants"},
+            "refresh_token": {"type": "string", "description": "authorization_code, password and refresh_token grants"},
             "refresh_token_expires_in": {
                 "type": "integer",
                 "description": "seconds: the refresh token's lifetime, or what remains of its session if less",
@@ -141,7 +147,7 @@ PATHS = {
     "/oauth2/token": {
         "post": {
             "operationId": "oauth2_token",
-            "summary": "Issue tokens (password, refresh_token, client_credentials)",
+            "summary": "Issue tokens (authorization_code, password, refresh_token, client_credentials)",
             "tags": ["oauth2"],
             "security": _CLIENT_AUTH,
             "requestBody": _form("TokenRequest"),

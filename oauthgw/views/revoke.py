@@ -1,6 +1,8 @@
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauthgw.toolkit.request_checks import check_form_request
+from oauthgw.cors import cors_allow_for_client
+from oauthgw.issuing.clients import client_load
+from oauthgw.toolkit.request_checks import check_form_request, describe_token_request
 from oauthgw.toolkit.responses import oauth_error_response, token_endpoint_response
 from oauthgw.views.base import OAuthEndpointView
 
@@ -9,6 +11,13 @@ class RevokeView(OAuthEndpointView):
     """``POST /oauth2/revoke`` (RFC 7009): a client revokes one of its own tokens."""
 
     def post(self, request, *args, **kwargs):
+        response = self._respond(request)
+        if request.META.get("HTTP_ORIGIN"):
+            _, client_id, _ = describe_token_request(request)
+            cors_allow_for_client(request, response, client_load(client_id))
+        return response
+
+    def _respond(self, request):
         try:
             check_form_request(request)
         except errors.OAuth2Error as error:

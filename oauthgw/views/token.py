@@ -1,12 +1,13 @@
 import logging
 import time
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from oauthlib.oauth2.rfc6749 import errors
 
 from oauthgw import grants
+from oauthgw.cors import cors_allow_for_client
 from oauthgw.end_user_address import end_user_address
 from oauthgw.issuing.clients import client_load
 from oauthgw.issuing.password_sunset import password_grant_sunset_noting
@@ -27,9 +28,11 @@ from oauthgw.views.base import OAuthEndpointView
 logger = logging.getLogger(__name__)
 
 
-@method_decorator(sensitive_post_parameters("password", "client_secret", "refresh_token"), name="dispatch")
+@method_decorator(
+    sensitive_post_parameters("password", "client_secret", "refresh_token", "code", "code_verifier"), name="dispatch"
+)
 class TokenView(OAuthEndpointView):
-    """``POST /oauth2/token``: the password, refresh_token and client_credentials grants."""
+    """``POST /oauth2/token``: the authorization_code, password, refresh_token and client_credentials grants."""
 
     def post(self, request, *args, **kwargs):
         started = time.monotonic()
@@ -50,6 +53,7 @@ class TokenView(OAuthEndpointView):
             # Whatever the answer: the client learns that its password grant ends, when, and where to go.
             for name, value in sunset.headers().items():
                 response[name] = value
+        self._allow_origin(request, response)
         outcome = outcome_of(response.status_code, response.content, note)
         if response.status_code == 503:
             # The cause was logged once where it happened (oauthgw.issuing.password,
@@ -65,14 +69,26 @@ class TokenView(OAuthEndpointView):
             check_token_request(request)
         except errors.OAuth2Error as error:
             return oauth_error_response(error)
-        if request.POST.get("grant_type") == grants.REFRESH_TOKEN:
+        grant_type = request.POST.get("grant_type")
+        if grant_type == grants.REFRESH_TOKEN:
             # The refresh token's row lock (oauthgw.issuing.refresh) must hold
             # until the rotated pair is saved, so the whole grant is one transaction.
             with refresh_grant_transaction():
                 _, headers, body, status = self.create_token_response(request)
+        elif grant_type == grants.AUTHORIZATION_CODE:
+            # Claiming the code and saving what it issued commit together, so a
+            # concurrent replay finds the family it must revoke
+            # (oauthgw.issuing.authorization_codes). No upstream call happens here.
+            with transaction.atomic():
+                _, headers, body, status = self.create_token_response(request)
         else:
             _, headers, body, status = self.create_token_response(request)
         return token_endpoint_response(headers, body, status)
+
+    def _allow_origin(self, request, response) -> None:
+        if request.META.get("HTTP_ORIGIN"):
+            _, client_id, _ = describe_token_request(request)
+            cors_allow_for_client(request, response, client_load(client_id))
 
     def _client_deleted_meanwhile(self, request, exc: IntegrityError):
         """invalid_client for a client deleted between its authentication and its token's insert.

@@ -96,9 +96,15 @@ def test_a_password_grant_after_its_clients_last_day_is_400_unauthorized_client(
 
 
 def test_unknown_grant_type_is_400_unsupported_grant_type(gateway, app_client):
-    response = gateway.token(app_client.client_id, app_client.raw_secret, grant_type="authorization_code", code="x")
+    response = gateway.token(app_client.client_id, app_client.raw_secret, grant_type="implicit", code="x")
 
     _assert_error(response, 400, "unsupported_grant_type")
+
+
+def test_the_authorization_code_for_a_client_not_given_it_is_400_unauthorized_client(gateway, app_client):
+    response = gateway.token(app_client.client_id, app_client.raw_secret, grant_type="authorization_code", code="x")
+
+    _assert_error(response, 400, "unauthorized_client")
 
 
 @pytest.mark.parametrize(

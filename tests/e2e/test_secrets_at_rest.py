@@ -9,6 +9,7 @@ that sign JWT access tokens.
 
 import io
 import logging
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -21,6 +22,7 @@ from jwt.algorithms import ECAlgorithm
 from oauthgw.models import AuthorizationServer, SigningKey, UpstreamSession
 from tests.e2e.conftest import PASSWORD, USER
 from tests.factories import ApplicationFactory
+from tests.oauthgw.code_flow import form_fields, pkce_pair
 from tests.support.processes import DEV_AUTH_CLIENT
 
 pytestmark = pytest.mark.e2e
@@ -124,3 +126,64 @@ def test_private_signing_keys_are_nowhere_in_the_database_or_logs_yet_sign_token
             assert value not in caplog.text, f"{name} of {key.kid} found in the logs"
             assert value not in jwks.text, f"{name} of {key.kid} found in the JWKS"
     assert issued.json()["access_token"] not in stored
+
+
+def test_the_code_flow_leaves_no_password_code_verifier_or_login_key_in_database_or_logs(gateway, caplog, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "UPSTREAM_REVERIFY": "always"}
+    caplog.set_level(logging.DEBUG)
+    app = ApplicationFactory(
+        client_type="public",
+        grant_types="authorization_code refresh_token",
+        redirect_uris="https://app.example/callback",
+        skip_authorization=True,
+    )
+    verifier, challenge = pkce_pair()
+    browser = requests.Session()
+    page = browser.get(
+        f"{gateway.url}/oauth2/authorize",
+        params={
+            "response_type": "code",
+            "client_id": app.client_id,
+            "redirect_uri": "https://app.example/callback",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        timeout=30,
+    )
+    signed_in = browser.post(
+        f"{gateway.url}/oauth2/login",
+        data={**form_fields(page), "username": USER, "password": PASSWORD},
+        allow_redirects=False,
+        timeout=30,
+    )
+    login_key = signed_in.cookies["oauthgw_login"]
+    answered = browser.get(gateway.url + signed_in.headers["Location"], allow_redirects=False, timeout=30)
+    code = parse_qs(urlsplit(answered.headers["Location"]).query)["code"][0]
+    issued = requests.post(
+        gateway.token_url,
+        data={
+            "grant_type": "authorization_code",
+            "client_id": app.client_id,
+            "code": code,
+            "redirect_uri": "https://app.example/callback",
+            "code_verifier": verifier,
+        },
+        timeout=30,
+    ).json()
+    secrets = {
+        "resource-owner password": PASSWORD,
+        "authorization code": code,
+        "PKCE verifier": verifier,
+        "login session key": login_key,
+        "access token": issued["access_token"],
+        "refresh token": issued["refresh_token"],
+        "upstream refresh token": UpstreamSession.objects.get().refresh_token,
+    }
+    assert secrets["upstream refresh token"], "the upstream issued no refresh token"
+
+    stored = _database_text()
+    logged = caplog.text
+
+    for name, value in secrets.items():
+        assert value not in stored, f"{name} found in the database"
+        assert value not in logged, f"{name} found in the logs"

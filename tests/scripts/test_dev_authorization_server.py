@@ -585,3 +585,25 @@ def test_log_has_method_path_status_and_no_secrets(own_server: Server) -> None:
     ):
         assert secret not in log
         assert secret not in stdout
+
+
+def test_the_callback_page_shows_what_an_authorization_response_brought(server: Server) -> None:
+    # make run's code-flow demo client is sent back here (README, "Sign in with a browser").
+    response = requests.get(
+        f"{server.base_url}/callback",
+        params={"code": "a-code<b>", "state": "demo", "iss": "http://127.0.0.1:8000"},
+        timeout=HTTP_TIMEOUT,
+    )
+
+    assert response.status_code == 200
+    assert "<code id='code'>a-code&lt;b&gt;</code>" in response.text
+    assert "<code id='state'>demo</code>" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'"
+
+
+def test_the_callback_page_shows_a_refusal(server: Server) -> None:
+    response = requests.get(f"{server.base_url}/callback", params={"error": "access_denied"}, timeout=HTTP_TIMEOUT)
+
+    assert "refused" in response.text
+    assert "<code id='error'>access_denied</code>" in response.text

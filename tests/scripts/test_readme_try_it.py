@@ -211,6 +211,58 @@ def test_make_client_registers_a_client_whose_secret_works(make_run, fresh_clone
     assert token.json()["token_type"] == "Bearer"
 
 
+def _sign_in_as_a_person(url: str) -> str:
+    """What a person does in the browser at step 2: the login form, then the code on the page it ends on."""
+    browser = requests.Session()
+    page = browser.get(url, timeout=30)
+    assert page.status_code == 200, page.text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+    login = f"{url.split('/oauth2/')[0]}/oauth2/login"
+    landed = browser.post(login, data={**fields, "username": "abc123", "password": "xyz456"}, timeout=30)
+    assert "/callback?" in landed.url, landed.text
+    return re.search(r"<code id='code'>([^<]+)</code>", landed.text).group(1)
+
+
+def test_every_sign_in_with_a_browser_command_gives_its_documented_answer(make_run, tmp_path):
+    steps = try_it_steps(README.read_text(encoding="utf-8"), "Sign in with a browser")
+    export = make_run.printed(r"^  (export GATEWAY=.*)$").group(1)
+    lines = [export]
+    for step in steps:
+        lines += [*step.commands, f"echo; echo '{STEP_END}'"]
+    shell = subprocess.Popen(
+        ["bash", "-c", "\n".join(lines)],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timer = threading.Timer(120, shell.kill)
+    timer.start()
+    try:
+        printed = []
+        while not any("/oauth2/authorize?" in line for line in printed):
+            line = shell.stdout.readline()
+            assert line, shell.stderr.read()
+            printed.append(line)
+        # The reader pastes the code the browser's page showed. (Read on through the same
+        # buffered stream: communicate() would skip what readline() has buffered.)
+        shell.stdin.write(_sign_in_as_a_person(printed[-1].strip()) + "\n")
+        shell.stdin.close()
+        rest = shell.stdout.read()
+        errors = shell.stderr.read()
+        shell.wait()
+    finally:
+        timer.cancel()
+
+    assert shell.returncode == 0, errors
+    outputs = ("".join(printed) + rest).split(STEP_END + "\n")[: len(steps)]
+    assert len(outputs) == len(steps) >= 6
+    for step, output in zip(steps, outputs, strict=True):
+        assert_answer(step, output)
+
+
 def test_sigterm_to_make_stops_both_servers(make_run):
     # Last in this module: the servers are gone afterwards.
     make_run.process.send_signal(signal.SIGTERM)  # `kill <pid of make>`, as the README says

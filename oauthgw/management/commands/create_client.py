@@ -37,7 +37,28 @@ class Command(BaseCommand):
             "--password-grant-until", metavar="YYYY-MM-DD", default="none", help=PASSWORD_GRANT_UNTIL_HELP
         )
         parser.add_argument(
-            "--json", action="store_true", dest="as_json", help='print {"client_id": ..., "client_secret": ...}'
+            "--redirect-uris",
+            default="",
+            help="comma-separated; where the login page may send users back (authorization_code), each compared "
+            "as the exact string",
+        )
+        parser.add_argument(
+            "--public",
+            action="store_true",
+            help="a native or browser app: no secret, client_id in the token request, authorization_code and "
+            "refresh_token only",
+        )
+        parser.add_argument(
+            "--skip-consent",
+            action="store_true",
+            help="first-party: signed-in users go straight through, without the consent page",
+        )
+        parser.add_argument("--allowed-origins", default="", help="comma-separated web origins of a browser app (CORS)")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help='print {"client_id": ..., "client_secret": ...} (no client_secret for a public client)',
         )
 
     def handle(self, *args, **options):
@@ -52,13 +73,23 @@ class Command(BaseCommand):
                 token_format=options["token_format"],
                 audience=token_formats.audience_values(options["audience"]),
                 password_grant_until=password_grant_until_parse(options["password_grant_until"]),
+                public=options["public"],
+                redirect_uris=_split(options["redirect_uris"]),
+                allowed_origins=_split(options["allowed_origins"]),
+                skip_authorization=options["skip_consent"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["as_json"]:
-            self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+            printed = {"client_id": client.client_id}
+            if secret is not None:
+                printed["client_secret"] = secret
+            self.stdout.write(json.dumps(printed))
+            return
+        if secret is None:
+            self.stdout.write(f"client_id:     {client.client_id}\n(a public client: no secret)")
             return
         self.stdout.write(f"client_id:     {client.client_id}\nclient_secret: {secret}")
         self.stdout.write("Store the secret now: the gateway keeps only its hash and cannot show it again.")

@@ -13,6 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         report = expired_rows_purge(now=timezone.now())
         self.stdout.write(
-            f"Deleted expired tokens, {report.sessions} ended sessions and {report.audit_events} audit events "
-            f"older than {report.audit_cutoff:%Y-%m-%d %H:%M:%S %Z}."
+            f"Deleted expired tokens, {report.sessions} ended sessions, {report.login_sessions} expired login "
+            f"sessions, {report.authorization_requests} expired authorization requests and {report.audit_events} "
+            f"audit events older than {report.audit_cutoff:%Y-%m-%d %H:%M:%S %Z}."
         )

@@ -621,3 +621,59 @@ def test_the_list_shows_the_last_day_under_the_password_grant_and_filters_by_it(
     yesterday = (utc_today() - timedelta(days=1)).isoformat()
     assert f'password<br><span class="gw-sunset gw-sunset-ended">ended after {yesterday}</span>' in page
     assert filtered == {"none": ["unannounced"], "announced": ["ahead"], "ended": ["ended"]}
+
+
+# --- The authorization code and the login page ----------------------------------------------------
+
+
+def test_a_public_code_flow_client_is_registered_without_a_secret_page(admin_client, add_form):
+    response = admin_client.post(
+        ADD_URL,
+        add_form(
+            name="mobile-app",
+            grant_types=["authorization_code", "refresh_token"],
+            client_type="public",
+            redirect_uris="com.example.mobile:/callback\nhttp://127.0.0.1/callback",
+            allowed_origins="",
+            skip_authorization="on",
+        ),
+    )
+
+    app = Application.objects.get(name="mobile-app")
+    assert response.status_code == 302
+    assert app.is_public and app.skip_authorization
+    assert app.redirect_uri_list == ["com.example.mobile:/callback", "http://127.0.0.1/callback"]
+    assert 'id="client-secret"' not in admin_client.get(response["Location"]).content.decode()
+    page = admin_client.get(reverse("admin:oauthgw_application_change", args=[app.pk])).content.decode()
+    assert "com.example.mobile:/callback\nhttp://127.0.0.1/callback</textarea>" in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"grant_types": ["authorization_code"], "redirect_uris": ""}, "needs at least one redirect URI"),
+        ({"grant_types": ["authorization_code"], "redirect_uris": "http://app.example/cb"}, "only a loopback"),
+        ({"client_type": "public", "grant_types": ["password"]}, "public client has no secret"),
+        ({"allowed_origins": "https://spa.example/path"}, "is not an origin"),
+    ],
+)
+def test_the_code_flows_settings_are_checked_with_the_reason_next_to_the_field(admin_client, add_form, fields, error):
+    response = admin_client.post(ADD_URL, add_form(**fields))
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Application.objects.filter(name="portal").exists()
+
+
+def test_a_public_client_may_not_be_given_a_custom_secret(admin_client, add_form):
+    response = admin_client.post(
+        ADD_URL,
+        add_form(
+            client_type="public",
+            grant_types=["authorization_code"],
+            redirect_uris="https://app.example/cb",
+            custom_secret="x" * 80,
+        ),
+    )
+
+    assert "A public client has no secret" in response.content.decode()

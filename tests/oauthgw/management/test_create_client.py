@@ -65,7 +65,7 @@ def test_plain_output_shows_id_and_secret():
     assert "client_secret" in printed
 
 
-@pytest.mark.parametrize("grant_types", ["authorization_code", "password,implicit"])
+@pytest.mark.parametrize("grant_types", ["implicit", "password,device_code"])
 def test_unknown_grant_type_is_a_command_error(grant_types):
     with pytest.raises(CommandError, match="unknown grant types"):
         create_client("bad", "--grant-types", grant_types, "--json")
@@ -165,4 +165,55 @@ def test_an_invalid_password_grant_until_is_a_command_error_and_creates_nothing(
     assert str(refused.value) == (
         f"{value!r} is not a date: give the password grant's last day (UTC) as YYYY-MM-DD, or none to clear it."
     )
+
+
+# --- The authorization code flow ---------------------------------------------------------------
+
+
+def test_a_public_code_flow_client_prints_its_client_id_and_no_secret():
+    printed = json.loads(
+        create_client(
+            "native",
+            "--grant-types",
+            "authorization_code,refresh_token",
+            "--redirect-uris",
+            "com.example.native:/cb,http://127.0.0.1/cb",
+            "--public",
+            "--skip-consent",
+            "--allowed-origins",
+            "https://spa.example",
+            "--json",
+        )
+    )
+
+    assert set(printed) == {"client_id"}
+    app = Application.objects.get(client_id=printed["client_id"])
+    assert (app.is_public, app.skip_authorization) == (True, True)
+    assert app.redirect_uri_list == ["com.example.native:/cb", "http://127.0.0.1/cb"]
+    assert app.allowed_origin_list == ["https://spa.example"]
+
+
+def test_a_confidential_code_flow_client_prints_its_secret():
+    printed = json.loads(
+        create_client(
+            "web", "--grant-types", "authorization_code", "--redirect-uris", "https://web.example/cb", "--json"
+        )
+    )
+
+    assert set(printed) == {"client_id", "client_secret"}
+    assert not Application.objects.get(client_id=printed["client_id"]).skip_authorization
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (("--grant-types", "authorization_code"), "redirect URI"),
+        (("--grant-types", "authorization_code", "--redirect-uris", "http://web.example/cb"), "loopback"),
+        (("--grant-types", "password", "--public"), "public client"),
+    ],
+)
+def test_a_code_flow_client_that_cannot_work_is_a_command_error(arguments, says):
+    with pytest.raises(CommandError, match=says):
+        create_client("bad", *arguments, "--json")
+
     assert not Application.objects.exists()

@@ -9,7 +9,12 @@ def test_metadata_lists_exactly_the_grants_served(client):
     response = client.get("/.well-known/oauth-authorization-server")
 
     assert response.status_code == 200
-    assert response.json()["grant_types_supported"] == ["password", "refresh_token", "client_credentials"]
+    assert response.json()["grant_types_supported"] == [
+        "authorization_code",
+        "password",
+        "refresh_token",
+        "client_credentials",
+    ]
 
 
 def test_metadata_answers_head(client):
@@ -27,12 +32,36 @@ def test_metadata_refuses_writes_with_a_json_405(method):
     assert {"GET", "HEAD"} <= set(response["Allow"].replace(" ", "").split(","))
 
 
-def test_metadata_claims_no_authorization_endpoint_capability(client):
+def test_metadata_describes_the_authorization_code_flow_as_served(client):
     document = client.get("/.well-known/oauth-authorization-server").json()
 
-    assert "authorization_endpoint" not in document
-    assert "authorization_response_iss_parameter_supported" not in document
-    assert document["response_types_supported"] == []
+    assert document["authorization_endpoint"] == "http://testserver/oauth2/authorize"
+    assert document["response_types_supported"] == ["code"]
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["authorization_response_iss_parameter_supported"] is True
+
+
+def test_metadata_names_no_secret_as_a_client_authentication_only_where_public_clients_may_call(client):
+    document = client.get("/.well-known/oauth-authorization-server").json()
+
+    assert document["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert "none" in document["revocation_endpoint_auth_methods_supported"]
+    assert "none" not in document["introspection_endpoint_auth_methods_supported"]
+
+
+def test_the_authorization_responses_iss_is_the_metadatas_issuer(client, settings, make_client):
+    # RFC 9207 section 2.4: a client compares the two; OAUTHGW_ISSUER sets both.
+    settings.OAUTHGW = {**settings.OAUTHGW, "ISSUER": "https://login.example"}
+    document = client.get("/.well-known/oauth-authorization-server").json()
+
+    assert document["issuer"] == "https://login.example"
+    app = make_client(grant_types="authorization_code", redirect_uris="https://app.example/cb")
+    response = client.get(
+        "/oauth2/authorize",
+        {"response_type": "code", "client_id": app.client_id, "code_challenge": "x" * 43, "prompt": "none"},
+    )
+    assert response.status_code == 302
+    assert "iss=https%3A%2F%2Flogin.example" in response["Location"]
 
 
 def test_with_a_configured_issuer_nothing_follows_the_host_header(client, post_token, make_client, settings):

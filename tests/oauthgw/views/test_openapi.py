@@ -24,7 +24,7 @@ def test_the_token_endpoint_is_described_as_a_form_post_with_its_error_statuses(
     assert body == {"$ref": "#/components/schemas/TokenRequest"}
     assert {"200", "400", "401", "503"} <= set(token["responses"])
     grant_types = schema["components"]["schemas"]["TokenRequest"]["properties"]["grant_type"]["enum"]
-    assert grant_types == ["password", "refresh_token", "client_credentials"]
+    assert grant_types == ["authorization_code", "password", "refresh_token", "client_credentials"]
 
 
 def test_the_token_endpoint_documents_the_password_grants_sunset_headers(schema):

@@ -174,9 +174,7 @@ def test_grant_not_allowed_for_the_client_is_unauthorized_client(post_token, ups
     assert upstream.calls == []
 
 
-@pytest.mark.parametrize(
-    "grant_type", ["authorization_code", "implicit", "urn:ietf:params:oauth:grant-type:device_code", "PASSWORD"]
-)
+@pytest.mark.parametrize("grant_type", ["implicit", "urn:ietf:params:oauth:grant-type:device_code", "PASSWORD"])
 def test_unknown_grant_type_is_unsupported_grant_type(post_token, upstream, make_client, grant_type):
     response = post_token(password_form(grant_type=grant_type), app=make_client())
 
