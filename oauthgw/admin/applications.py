@@ -36,6 +36,7 @@ from oauthgw.admin.form_tokens import (
     form_token_record,
     form_token_submission,
 )
+from oauthgw.issuing import dpop
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp, password_grant_sunset_described
@@ -115,7 +116,14 @@ def rotation_message(client: Application) -> str:
 
 # Shared by the add and the change page.
 _WHAT_IT_MAY_DO = ("grant_types", "password_grant_until", "allowed_scopes", "default_scopes", "can_introspect")
-_TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
+_TOKEN_SETTINGS = (
+    "token_format",
+    "audience",
+    "dpop",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "session_max_age",
+)
 _LOGIN_PAGE = ("client_type", "redirect_uris", "allowed_origins", "skip_authorization")
 _LOGIN_PAGE_DESCRIPTION = (
     "For the authorization code grant: the gateway's login page signs users in and sends them back to a "
@@ -135,6 +143,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         "enabled",
         "grant_list",
         "scopes",
+        "dpop_mode",
         "server",
         "created_at",
         "last_used",
@@ -145,6 +154,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         GrantTypeFilter,
         PasswordGrantSunsetFilter,
         "token_format",
+        "dpop",
         "can_introspect",
         "authorization_server",
         "created",
@@ -217,6 +227,12 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         if obj.password_grant_deprecated is not None:
             text += f" Announced since {datetime_display(obj.password_grant_deprecated, with_utc=True)}."
         return text
+
+    @admin.display(description="DPoP", ordering="dpop")
+    def dpop_mode(self, obj):
+        # What the token endpoint applies: a public client may be required by the setting.
+        mode = dpop.dpop_mode(obj)
+        return mode if mode == obj.dpop else format_html("{}<br>(setting)", mode)
 
     @admin.display(description="scopes", ordering="allowed_scopes")
     def scopes(self, obj):
