@@ -16,6 +16,7 @@ in tests/e2e/test_code_flow_in_a_browser.py.
 
 import base64
 import hashlib
+import http.client
 import json
 import re
 import secrets
@@ -238,6 +239,29 @@ def test_a_stolen_bound_refresh_token_is_useless_without_the_key(gateway, public
 
     assert (with_a_key.json()["error"], without_a_proof.json()["error"]) == ("invalid_grant", "invalid_grant")
     assert owner.token(token_url(gateway), refresh).json()["token_type"] == "DPoP"
+
+
+def test_two_dpop_header_fields_are_refused_whatever_the_server_makes_of_them(gateway, machine):
+    # RFC 9449 section 4.3, check 1: not more than one DPoP header field.
+    app = DPoPClient()
+    credentials = base64.b64encode(f"{machine['client_id']}:{machine['client_secret']}".encode()).decode()
+    connection = http.client.HTTPConnection(urlsplit(gateway.url).netloc, timeout=30)
+    body = "grant_type=client_credentials"
+    connection.putrequest("POST", "/oauth2/token")
+    for name, value in (
+        ("Authorization", f"Basic {credentials}"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Content-Length", str(len(body))),
+        ("DPoP", app.proof("POST", token_url(gateway))),
+        ("DPoP", app.proof("POST", token_url(gateway))),
+    ):
+        connection.putheader(name, value)
+    connection.endheaders(body.encode())
+    response = connection.getresponse()
+
+    assert response.status == 400
+    assert json.loads(response.read())["error"] == "invalid_dpop_proof"
+    connection.close()
 
 
 # --- Replay across the worker processes ---------------------------------------------------------
