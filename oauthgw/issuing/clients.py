@@ -21,6 +21,12 @@ from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp
 from oauthgw.models import DPOP_OPTIONAL, Application, AuthorizationServer
 
 
+# Where a token request's read of its client (``client_load``) is handed from the token view to
+# oauthlib's request, among the WSGI environ's keys (``OAuthLibCore.extract_headers`` copies them;
+# a client's headers all become HTTP_*, so none can set it): the validator then reads it no second time.
+CLIENT_READ_KEY = "oauthgw.client"
+
+
 def client_load(client_id: str) -> Application | None:
     """The client with this ``client_id`` (enabled or not), read from the database, or None.
 

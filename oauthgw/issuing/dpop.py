@@ -57,7 +57,7 @@ from oauthgw.exceptions import (
     UseDPoPNonceError,
 )
 from oauthgw.issuer import gateway_url
-from oauthgw.issuing.clients import client_load
+from oauthgw.issuing.clients import CLIENT_READ_KEY, client_load
 from oauthgw.models import DPOP_OFF, DPOP_OPTIONAL, DPOP_REQUIRED
 from oauthgw.signals import DPOP_KEY_MISMATCH, DPOP_REPLAY_CHECK_UNAVAILABLE, token_outcome_note
 
@@ -94,6 +94,8 @@ def token_request_proof(request: HttpRequest, *, client_id: str) -> DPoPProof | 
     if HEADER not in request.META:
         return None
     client = client_load(client_id)
+    if client is not None:
+        request.META[CLIENT_READ_KEY] = client
     if client is None or not client.enabled or dpop_mode(client) == DPOP_OFF:
         return None
     try:

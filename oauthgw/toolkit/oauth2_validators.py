@@ -55,7 +55,7 @@ from oauthgw.exceptions import (
     UpstreamUnavailable,
 )
 from oauthgw.issuing import authorization_codes, dpop, lifetimes, refresh, sessions
-from oauthgw.issuing.clients import client_load, client_secret_matches
+from oauthgw.issuing.clients import CLIENT_READ_KEY, client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.login_sessions import login_session_upstream_login
 from oauthgw.issuing.password import resource_owner_authenticate
@@ -140,8 +140,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
 
     def _load_application(self, client_id, request):
         # Replaces the toolkit's (client metadata documents are off): the row is
-        # read once per request, never copied between requests.
-        client = request.client
+        # read once per request (the token view's read when it made one), never
+        # copied between requests.
+        client = request.client or request.headers.get(CLIENT_READ_KEY)
         if not (isinstance(client, Application) and client.client_id == client_id):
             client = client_load(client_id)
         request.client = client if client is not None and client.is_usable(request) else None

@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 import jwt
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauthgw.caching import shared_state
@@ -511,3 +513,14 @@ def test_an_answer_to_a_registered_origin_exposes_the_nonce(client, key, dpop_se
 
     assert response.json()["error"] == "use_dpop_nonce"
     assert "DPoP-Nonce" in response["Access-Control-Expose-Headers"]
+
+
+def test_a_dpop_token_request_reads_its_client_once(client, make_client, key):
+    app = make_client()
+
+    with CaptureQueriesContext(connection) as captured:
+        response = post(client, {"grant_type": "client_credentials"}, app=app, proof=key.proof("POST", HTU))
+
+    assert response.json()["token_type"] == "DPoP"
+    client_reads = [query for query in captured.captured_queries if 'FROM "oauthgw_application"' in query["sql"]]
+    assert len(client_reads) == 1
