@@ -143,7 +143,6 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         "enabled",
         "grant_list",
         "scopes",
-        "dpop_mode",
         "server",
         "created_at",
         "last_used",
@@ -203,7 +202,8 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
     @admin.display(description="grant types", ordering="grant_types")
     def grant_list(self, obj):
         # One per line: the column stays as narrow as its longest grant name. The
-        # password grant's last day goes under it, as narrow.
+        # password grant's last day goes under it, as narrow, and the DPoP mode
+        # under them all (a column of its own would not fit a 1366-pixel screen).
         lines = [format_html("{}", name) for name in sorted(obj.grant_type_set)]
         if grants.PASSWORD in obj.grant_type_set and obj.password_grant_until is not None:
             ended = obj.password_grant_ended(timezone.now())
@@ -216,7 +216,15 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
                     obj.password_grant_until.isoformat(),
                 ),
             )
+        lines.append(self._dpop_line(obj))
         return mark_safe("<br>".join(lines))  # noqa: S308 (each line escaped above)
+
+    @staticmethod
+    def _dpop_line(obj):
+        # What the token endpoint applies: a public client may be required by the setting.
+        mode = dpop.dpop_mode(obj)
+        setting = " (setting)" if mode != obj.dpop else ""
+        return format_html('<span class="gw-dpop">DPoP {}{}</span>', mode, setting)
 
     @admin.display(description="password grant sunset")
     def password_grant_status(self, obj):
@@ -227,12 +235,6 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         if obj.password_grant_deprecated is not None:
             text += f" Announced since {datetime_display(obj.password_grant_deprecated, with_utc=True)}."
         return text
-
-    @admin.display(description="DPoP", ordering="dpop")
-    def dpop_mode(self, obj):
-        # What the token endpoint applies: a public client may be required by the setting.
-        mode = dpop.dpop_mode(obj)
-        return mode if mode == obj.dpop else format_html("{}<br>(setting)", mode)
 
     @admin.display(description="scopes", ordering="allowed_scopes")
     def scopes(self, obj):

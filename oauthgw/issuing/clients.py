@@ -20,7 +20,6 @@ from oauthgw.issuing.bulk_revocation import tokens_revoke_for_client
 from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp
 from oauthgw.models import DPOP_OPTIONAL, Application, AuthorizationServer
 
-
 # Where a token request's read of its client (``client_load``) is handed from the token view to
 # oauthlib's request, among the WSGI environ's keys (``OAuthLibCore.extract_headers`` copies them;
 # a client's headers all become HTTP_*, so none can set it): the validator then reads it no second time.

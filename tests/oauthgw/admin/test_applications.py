@@ -730,6 +730,6 @@ def test_the_list_shows_and_filters_by_the_dpop_mode_a_public_client_by_the_sett
     page = admin_client.get(CHANGELIST_URL).content.decode()
     required = admin_client.get(CHANGELIST_URL, {"dpop__exact": "required"}).context["cl"].result_list
 
-    assert '<td class="field-dpop_mode">required<br>(setting)</td>' in page
-    assert '<td class="field-dpop_mode">off</td>' in page
+    assert 'code<br>refresh_token<br><span class="gw-dpop">DPoP required (setting)</span></td>' in page
+    assert '<span class="gw-dpop">DPoP off</span>' in page
     assert [app.name for app in required] == ["machine"]
