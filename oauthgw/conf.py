@@ -160,6 +160,14 @@ DEFAULTS: dict[str, Any] = {
     # When the store of seen proofs (Redis) cannot answer: True refuses DPoP proofs
     # (503) for that time; False accepts them without the replay check.
     "DPOP_REPLAY_CHECK_REQUIRED": True,
+    # Whether every public client must send a DPoP proof with each token request,
+    # whatever its own DPoP setting (oauthgw/issuing/dpop.py). Their refresh tokens
+    # are rotated either way (RFC 9700 section 2.2.2 asks for one of the two).
+    "DPOP_REQUIRED_FOR_PUBLIC_CLIENTS": False,
+    # Whether DPoP proofs must carry a server nonce (DPoP-Nonce) at the token
+    # endpoint (RFC 9449 section 8), and at the gateway's APIs (section 9).
+    "DPOP_NONCE_REQUIRED": False,
+    "DPOP_API_NONCE_REQUIRED": False,
 }
 
 ENV_PREFIX = "OAUTHGW_"

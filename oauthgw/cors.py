@@ -11,7 +11,9 @@ Each client registers its origins (``Application.allowed_origins``,
   header);
 - a preflight (``OPTIONS``) names no client, so it is answered for an origin
   some enabled client registered, with the methods and headers those endpoints
-  take;
+  take, ``DPoP`` among them;
+- an answer a page may read exposes ``DPoP-Nonce`` and ``WWW-Authenticate``
+  to its script (RFC 9449 sections 7.1 and 8);
 - an origin no client registered gets no CORS header at all, so the browser
   keeps the answer from the page.
 
@@ -24,7 +26,9 @@ from django.http import HttpRequest, HttpResponse
 from oauthgw.models import Application
 
 PREFLIGHT_MAX_AGE = 600
-ALLOWED_HEADERS = "Authorization, Content-Type"
+# DPoP: the proof a browser app sends (RFC 9449 section 4), the nonce it must be able to read (section 8).
+ALLOWED_HEADERS = "Authorization, Content-Type, DPoP"
+EXPOSED_HEADERS = "DPoP-Nonce, WWW-Authenticate"
 
 
 def _origin(request: HttpRequest) -> str:
@@ -45,6 +49,8 @@ def cors_allow_for_client(request: HttpRequest, response: HttpResponse, client: 
     _vary(response)
     if client is not None and client.enabled and client.origin_allowed(origin):
         response["Access-Control-Allow-Origin"] = origin
+        # Else the page's script cannot read them (only the CORS-safelisted headers).
+        response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     else:
         # oauthlib adds its own for some successes; only the rule above decides.
         response.headers.pop("Access-Control-Allow-Origin", None)

@@ -169,6 +169,28 @@ class InvalidTargetError(errors.OAuth2Error):
     status_code = 400
 
 
+class InvalidDPoPProofError(errors.OAuth2Error):
+    """RFC 9449 section 5: the token request's DPoP proof is invalid, or missing where the client needs one."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+class UseDPoPNonceError(errors.OAuth2Error):
+    """RFC 9449 section 8: the proof must carry the server's nonce; ``DPoP-Nonce`` hands out a fresh one."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
+
+    def __init__(self, *, nonce: str, **kwargs):
+        super().__init__(**kwargs)
+        self.nonce = nonce
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"DPoP-Nonce": self.nonce}
+
+
 # --- What APIs behind the gateway answer (RFC 6750 section 3.1) ---------------------------
 
 
@@ -196,6 +218,18 @@ class TokenInQueryString(InvalidBearerRequest):
     """An access token in the URL, refused by RFC 9700 section 4.3.2 (the toolkit's ACCESS_TOKEN_TRANSPORT)."""
 
     default_detail = "Access tokens are not accepted in the URL; send it in the Authorization header."
+
+
+class ProofCheckUnavailable(api_exceptions.APIException):
+    """DPoP proofs cannot be checked for replay (the shared cache is down): 503 with ``Retry-After``."""
+
+    status_code = 503
+    default_detail = "DPoP proofs cannot be checked for replay right now; try again later."
+    default_code = "temporarily_unavailable"
+
+    def __init__(self, *, retry_after: int):
+        super().__init__()
+        self.retry_after = retry_after
 
 
 class BackupError(Exception):

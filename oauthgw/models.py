@@ -45,6 +45,23 @@ PASSWORD_GRANT_UNTIL_HELP = (
 )
 
 
+# A client's use of DPoP (RFC 9449), its ``dpop`` field; the token endpoint's rule is oauthgw.issuing.dpop.
+DPOP_OFF = "off"
+DPOP_OPTIONAL = "optional"
+DPOP_REQUIRED = "required"
+DPOP_MODES = [
+    (DPOP_OPTIONAL, "optional: a token request with a DPoP proof gets a DPoP-bound token"),
+    (DPOP_REQUIRED, "required: no token without a DPoP proof"),
+    (DPOP_OFF, "off: the DPoP header is ignored, every token is a Bearer token"),
+]
+DPOP_HELP = (
+    "DPoP (RFC 9449) binds the client's access tokens to a key it holds, so a stolen token is useless without "
+    "the key. Optional: a token request that carries a DPoP proof gets a DPoP-bound token (token_type DPoP), one "
+    "without gets a Bearer token. Required: a token request without a proof is refused (invalid_dpop_proof). "
+    "Off: the DPoP header is ignored. A public client's refresh tokens are bound to its key too."
+)
+
+
 def password_grant_sunset_of(last_day: date | None) -> datetime | None:
     """The moment a password grant whose last day is ``last_day`` ends: 00:00 UTC the next day.
 
@@ -246,6 +263,15 @@ class Application(AbstractApplication):
         help_text="Opaque: APIs ask the gateway about every token, and a revocation acts at once everywhere. "
         "JWT (RFC 9068): APIs verify tokens alone with the published keys, and see a revocation only "
         "when the token expires (minutes by default).",
+    )
+    # db_default: the previous release, still serving during a rolling upgrade, inserts clients without it.
+    dpop = models.CharField(
+        "DPoP",
+        max_length=16,
+        choices=DPOP_MODES,
+        default=DPOP_OPTIONAL,
+        db_default=DPOP_OPTIONAL,
+        help_text=DPOP_HELP,
     )
     audience = models.CharField(
         max_length=500,
@@ -536,6 +562,41 @@ class UpstreamSession(models.Model):
     @property
     def has_upstream_refresh_token(self) -> bool:
         return bool(self.encrypted_refresh_token)
+
+
+class DPoPBinding(models.Model):
+    """An access token bound to a DPoP key (RFC 9449 section 6): the key's RFC 7638 thumbprint, kept server-side.
+
+    One row per bound access token, its primary key the token's, written with
+    the token (``oauthgw.dpop.bindings``) and read with it in the bearer check's
+    one statement (``oauthgw.caching.bearer_cache``). A public client's refresh
+    token is bound to the key of the access token issued with it (the same
+    proof bound both), so it needs no row of its own.
+
+    No database constraint on the token's id: the refresh rotation and a
+    client's deletion delete access tokens with one statement each, without the
+    ORM's collector, and a constraint would make each of them name this table.
+    The ORM deletes the row with its token (CASCADE); a row left behind by those
+    statements binds nothing, since a token's id is never reused (SQLite's
+    AUTOINCREMENT, PostgreSQL's identity), and the hourly purge deletes it
+    (``oauthgw.issuing.retention``).
+    """
+
+    access_token = models.OneToOneField(
+        oauth2_settings.ACCESS_TOKEN_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="dpop_binding",
+    )
+    # BASE64URL(SHA-256) of the key's canonical JWK: 43 characters.
+    jkt = models.CharField(max_length=43)
+
+    class Meta:
+        verbose_name = "DPoP binding"
+
+    def __str__(self) -> str:
+        return f"access token {self.access_token_id} bound to key {self.jkt[:8]}…"
 
 
 class AuditEvent(models.Model):

@@ -43,6 +43,10 @@ OWNER_BLOCKED = "owner_blocked"  # the resource owner is blocked at the gateway
 PASSWORD_GRANT_ENDED = "password_grant_ended"
 
 CODE_REUSED = "code_reused"  # an authorization code presented again; what it issued is revoked
+# invalid_grant: a public client's refresh token bound to a DPoP key, presented without a proof by that key.
+DPOP_KEY_MISMATCH = "dpop_key_mismatch"
+# temporarily_unavailable: DPoP proofs cannot be checked for replay (the shared cache is down).
+DPOP_REPLAY_CHECK_UNAVAILABLE = "dpop_replay_check_unavailable"
 
 # The login page (grant type ``authorization_code``): a resource owner signed in.
 # Its refusals are named as the password grant's are (invalid_grant, throttled,

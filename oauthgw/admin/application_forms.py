@@ -11,7 +11,7 @@ from oauthgw.admin.form_tokens import FIELD as FORM_TOKEN_FIELD
 from oauthgw.admin.form_tokens import form_token_check
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.issuing.clients import client_secret_validate
-from oauthgw.models import Application
+from oauthgw.models import DPOP_OPTIONAL, Application
 
 ADD_PURPOSE = "add-client"
 
@@ -90,6 +90,7 @@ class ApplicationForm(forms.ModelForm):
             "can_introspect",
             "token_format",
             "audience",
+            "dpop",
             "access_token_lifetime",
             "refresh_token_lifetime",
             "session_max_age",
@@ -102,6 +103,7 @@ class ApplicationForm(forms.ModelForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "token_format": forms.RadioSelect,
+            "dpop": forms.RadioSelect,
             "client_type": forms.RadioSelect,
             "redirect_uris": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
             "allowed_origins": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
@@ -120,6 +122,10 @@ class ApplicationForm(forms.ModelForm):
             # a confidential one as it always did.
             self.data = self.data.copy()
             self.data["client_type"] = self.instance.client_type or Application.CLIENT_CONFIDENTIAL
+        if self.is_bound and "dpop" in self.fields and "dpop" not in self.data:
+            # Likewise a form from before DPoP keeps the client's mode, or the default.
+            self.data = self.data.copy()
+            self.data["dpop"] = self.instance.dpop or DPOP_OPTIONAL
         # Stored space-separated, shown one per line as the help text asks.
         for name in ("redirect_uris", "allowed_origins"):
             if name in self.fields and self.instance.pk and not self.is_bound:

@@ -36,6 +36,7 @@ from oauthgw.admin.form_tokens import (
     form_token_record,
     form_token_submission,
 )
+from oauthgw.issuing import dpop
 from oauthgw.issuing.bulk_revocation import NOTHING, tokens_count_for_client, tokens_revoke_for_client
 from oauthgw.issuing.clients import client_secret_generate, client_secret_rotate, client_set_enabled
 from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp, password_grant_sunset_described
@@ -115,7 +116,14 @@ def rotation_message(client: Application) -> str:
 
 # Shared by the add and the change page.
 _WHAT_IT_MAY_DO = ("grant_types", "password_grant_until", "allowed_scopes", "default_scopes", "can_introspect")
-_TOKEN_SETTINGS = ("token_format", "audience", "access_token_lifetime", "refresh_token_lifetime", "session_max_age")
+_TOKEN_SETTINGS = (
+    "token_format",
+    "audience",
+    "dpop",
+    "access_token_lifetime",
+    "refresh_token_lifetime",
+    "session_max_age",
+)
 _LOGIN_PAGE = ("client_type", "redirect_uris", "allowed_origins", "skip_authorization")
 _LOGIN_PAGE_DESCRIPTION = (
     "For the authorization code grant: the gateway's login page signs users in and sends them back to a "
@@ -145,6 +153,7 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
         GrantTypeFilter,
         PasswordGrantSunsetFilter,
         "token_format",
+        "dpop",
         "can_introspect",
         "authorization_server",
         "created",
@@ -193,7 +202,8 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
     @admin.display(description="grant types", ordering="grant_types")
     def grant_list(self, obj):
         # One per line: the column stays as narrow as its longest grant name. The
-        # password grant's last day goes under it, as narrow.
+        # password grant's last day goes under it, as narrow, and the DPoP mode
+        # under them all (a column of its own would not fit a 1366-pixel screen).
         lines = [format_html("{}", name) for name in sorted(obj.grant_type_set)]
         if grants.PASSWORD in obj.grant_type_set and obj.password_grant_until is not None:
             ended = obj.password_grant_ended(timezone.now())
@@ -206,7 +216,15 @@ class ApplicationAdmin(ClientDeletionMixin, admin.ModelAdmin):
                     obj.password_grant_until.isoformat(),
                 ),
             )
+        lines.append(self._dpop_line(obj))
         return mark_safe("<br>".join(lines))  # noqa: S308 (each line escaped above)
+
+    @staticmethod
+    def _dpop_line(obj):
+        # What the token endpoint applies: a public client may be required by the setting.
+        mode = dpop.dpop_mode(obj)
+        setting = " (setting)" if mode != obj.dpop else ""
+        return format_html('<span class="gw-dpop">DPoP {}{}</span>', mode, setting)
 
     @admin.display(description="password grant sunset")
     def password_grant_status(self, obj):

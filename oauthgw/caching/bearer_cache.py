@@ -7,8 +7,8 @@ told about a revocation made by another process.
 
 With Redis:
 
-- an entry holds the token row with its client and resource owner, filled with
-  ``add`` on a miss;
+- an entry holds the token row with its client and resource owner, and the
+  thumbprint of the DPoP key it is bound to, filled with ``add`` on a miss;
 - deleting a token (revocation, replay of a refresh token, a deleted user, a
   disabled client) turns its entry into a tombstone once the deletion commits,
   so a request that read the row just before the deletion cannot put it back;
@@ -39,6 +39,7 @@ from oauthgw.caching import joined_rows, shared_state
 from oauthgw.caching.near_cache import MISS, NearCache
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import token_checksum
+from oauthgw.models import DPoPBinding
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ _TOKEN_KEY = "oauthgw:bearer:v2:{checksum}"
 _near = NearCache("oauthgw:bearer:", shared=True)
 # A deleted token: its key answers "no such token" until the tombstone expires.
 _TOMBSTONE = "revoked"
+# The attribute of a token row that holds its DPoP binding's thumbprint ("": none).
+_JKT = "dpop_jkt"
 # How stale a process's view of the disabled clients may be.
 DISABLED_CLIENTS_SECONDS = 1.0
 
@@ -64,7 +67,7 @@ def _token_key(checksum: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _token_select(connection) -> tuple[str, list[joined_rows.Table]]:
-    """The SQL of ``_token_from_db`` and its tables: token, client, user, resource owner.
+    """The SQL of ``_token_from_db`` and its tables: token, client, user, resource owner, DPoP binding.
 
     Per connection: each thread has its own, and converters are bound to its operations.
     """
@@ -72,7 +75,8 @@ def _token_select(connection) -> tuple[str, list[joined_rows.Table]]:
     token_model, client_model, user_model = get_access_token_model(), get_application_model(), get_user_model()
     owner_model = user_model._meta.get_field("resource_owner").related_model
     tables, columns = [], []
-    for model, alias in ((token_model, "t"), (client_model, "a"), (user_model, "u"), (owner_model, "o")):
+    models = ((token_model, "t"), (client_model, "a"), (user_model, "u"), (owner_model, "o"), (DPoPBinding, "b"))
+    for model, alias in models:
         table, selected = joined_rows.table_columns(connection, model, alias)
         tables.append(table)
         columns += selected
@@ -92,13 +96,15 @@ def _token_select(connection) -> tuple[str, list[joined_rows.Table]]:
         f"LEFT JOIN {table(client_model)} a ON a.{pk(client_model)} = t.{column(token_model, 'application')} "
         f"LEFT JOIN {table(user_model)} u ON u.{pk(user_model)} = t.{column(token_model, 'user')} "
         f"LEFT JOIN {table(owner_model)} o ON o.{column(owner_model, 'user')} = u.{pk(user_model)} "
+        f"LEFT JOIN {table(DPoPBinding)} b ON b.{column(DPoPBinding, 'access_token')} = t.{pk(token_model)} "
         f"WHERE t.{column(token_model, 'token_checksum')} = %s"
     )
     return sql, tables
 
 
 def _token_from_db(checksum: str):
-    """The token row with its client, user and resource owner, as ``select_related`` of the four would give.
+    """The token row with its client, user and resource owner, as ``select_related`` of the four would give,
+    and the thumbprint of the DPoP key it is bound to (``bound_jkt``).
 
     One statement built once per database (``joined_rows``): the ORM's query
     compilation cost about two thirds of a database-backed bearer check (the
@@ -110,7 +116,10 @@ def _token_from_db(checksum: str):
     instances = joined_rows.read_joined_row(database, sql, [checksum], tables)
     if instances is None:
         return None
-    token, client, user, owner = instances
+    token, client, user, owner, binding = instances
+    # A plain attribute, not the ORM's cache of the relation: a cache entry holds no
+    # class the previous release lacks, whose processes read the same entries.
+    token.__dict__[_JKT] = binding.jkt if binding is not None else ""
     token_model._meta.get_field("application").set_cached_value(token, client)
     token_model._meta.get_field("user").set_cached_value(token, user)
     if user is not None:
@@ -119,6 +128,18 @@ def _token_from_db(checksum: str):
         if owner is not None:
             type(owner)._meta.get_field("user").set_cached_value(owner, user)
     return token
+
+
+def bound_jkt(access_token) -> str | None:
+    """The thumbprint of the DPoP key ``access_token`` is bound to (RFC 9449 section 6); None for a bearer token.
+
+    Read with the row by ``access_token_load``; a row read otherwise, or an entry
+    the previous release cached, costs one more query.
+    """
+    jkt = access_token.__dict__.get(_JKT)
+    if jkt is None:
+        jkt = DPoPBinding.objects.filter(access_token_id=access_token.pk).values_list("jkt", flat=True).first()
+    return jkt or None
 
 
 def _without_secrets(client):

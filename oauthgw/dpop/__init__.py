@@ -11,7 +11,10 @@ The whole protocol core in one package, so that both sides call the same rules:
 - ``thumbprints``: what a token is bound to (``jwk_thumbprint``, the ``cnf.jkt``)
   and the ``ath`` of an access token (``access_token_hash``);
 - ``replay``: each proof accepted once, in every process and instance;
-- ``nonces``: server nonces (``dpop_nonce_issue``) every process accepts.
+- ``nonces``: server nonces (``dpop_nonce_issue``) every process accepts;
+- ``bindings``: what a bound token is bound to, kept server-side
+  (``dpop_binding_save``, the one writer; a public client's refresh token read
+  through its access token).
 
 It sits just above the caches (the replay store) and below everything that
 speaks HTTP: the issuing side and the resource server both import it, and it

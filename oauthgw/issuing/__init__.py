@@ -12,7 +12,8 @@ grant (``password_sunset``); deleting a retired client
 (``client_deletion``); bulk revocation
 (``bulk_revocation``); introspection (``introspection``); JWT access tokens'
 claims and audience (``jwt_access_tokens``) and the signing-key schedule
-(``key_rotation``); and what stops being kept, purged without a command
+(``key_rotation``); DPoP at the token endpoint: which requests need a proof, what
+a proof binds (``dpop``); and what stops being kept, purged without a command
 (``retention``). It may call the external authorization servers
 (``oauthgw.upstream``), observability and the caches, never the toolkit adapter
 or the entry points.

@@ -18,7 +18,12 @@ from oauthgw.caching import joined_rows
 from oauthgw.hashers import MIN_CUSTOM_SECRET_LENGTH
 from oauthgw.issuing.bulk_revocation import tokens_revoke_for_client
 from oauthgw.issuing.password_sunset import password_grant_deprecation_stamp
-from oauthgw.models import Application, AuthorizationServer
+from oauthgw.models import DPOP_OPTIONAL, Application, AuthorizationServer
+
+# Where a token request's read of its client (``client_load``) is handed from the token view to
+# oauthlib's request, among the WSGI environ's keys (``OAuthLibCore.extract_headers`` copies them;
+# a client's headers all become HTTP_*, so none can set it): the validator then reads it no second time.
+CLIENT_READ_KEY = "oauthgw.client"
 
 
 def client_load(client_id: str) -> Application | None:
@@ -122,6 +127,7 @@ def client_create(
     redirect_uris: list[str] | None = None,
     allowed_origins: list[str] | None = None,
     skip_authorization: bool = False,
+    dpop: str = DPOP_OPTIONAL,
 ) -> tuple[Application, str | None]:
     """Create an enabled client; return it with its secret, which is stored only hashed.
 
@@ -131,6 +137,7 @@ def client_create(
     (``oauthgw.issuing.password_sunset``); by default it has none. A ``public``
     client (a native or browser app) gets no secret (None): the one stored is a
     random value nobody is told, and a secret presented for it is refused anyway.
+    ``dpop``: its DPoP mode (``oauthgw.issuing.dpop``).
     """
     if public and secret is not None:
         raise ValidationError("A public client has no secret.", code="public_secret")
@@ -153,6 +160,7 @@ def client_create(
         token_format=token_format,
         audience=" ".join(audience or []),
         password_grant_until=password_grant_until,
+        dpop=dpop,
     )
     password_grant_deprecation_stamp(client)
     client.full_clean(exclude=["client_secret"])

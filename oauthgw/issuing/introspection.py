@@ -3,9 +3,10 @@
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from oauthgw.caching.bearer_cache import access_token_load
+from oauthgw.caching.bearer_cache import access_token_load, bound_jkt
 from oauthgw.credentials import token_checksum
 from oauthgw.issuing import lifetimes
+from oauthgw.issuing.dpop import TOKEN_TYPE
 from oauthgw.token_formats import looks_like_jwt
 from oauthgw.token_verification import jwt_claims_read
 
@@ -31,13 +32,21 @@ def _access_token_claims(token_value: str, checksum: str) -> dict | None:
         return INACTIVE
     return {
         "active": True,
-        "token_type": "Bearer",
+        **_binding_claims(token),
         "scope": token.scope,
         "exp": int(token.expires.timestamp()),
         "iat": int(token.created.timestamp()),
         **_owner_claims(token),
         **(_jwt_claims(token_value) if looks_like_jwt(token_value) else {}),
     }
+
+
+def _binding_claims(token) -> dict:
+    # RFC 9449 section 6.2: the API checks the DPoP proof's key against cnf.jkt itself.
+    jkt = bound_jkt(token)
+    if jkt is None:
+        return {"token_type": "Bearer"}
+    return {"token_type": TOKEN_TYPE, "cnf": {"jkt": jkt}}
 
 
 def _jwt_claims(token_value: str) -> dict:

@@ -10,7 +10,8 @@ The header: ``typ: at+jwt``, the signing key's ``kid`` and ``alg``. The claims:
   an RFC 8707 ``resource`` narrows it to what was asked for, which must be one
   of them (``invalid_target`` otherwise); a refresh keeps what the refresh
   token was issued for;
-- ``client_id``, ``scope``, a random ``jti``, ``iat`` and ``exp``.
+- ``client_id``, ``scope``, a random ``jti``, ``iat`` and ``exp``;
+- ``cnf.jkt`` for a DPoP-bound token: the thumbprint of its key (RFC 9449 section 6.1).
 
 The token is stored like an opaque one, by its checksum: that row is what
 refresh, introspection and revocation find, and deleting it is the revocation
@@ -26,6 +27,7 @@ from oauthgw import grants, token_formats
 from oauthgw.exceptions import InvalidTargetError
 from oauthgw.issuer import REQUEST_KEY, default_audience
 from oauthgw.issuing import key_rotation
+from oauthgw.issuing.dpop import request_jkt
 
 JTI_BYTES = 16
 
@@ -92,5 +94,9 @@ def jwt_access_token_issue(request) -> str:
         "iat": issued_at,
         "exp": issued_at + int(request.expires_in),
     }
+    jkt = request_jkt(request)
+    if jkt is not None:
+        # RFC 9449 section 6.1: what an API verifying the JWT alone checks the DPoP proof's key against.
+        claims["cnf"] = {"jkt": jkt}
     headers = {"typ": token_formats.TYP, "kid": signer.key.kid}
     return jwt.encode(claims, signer.private_key, algorithm=signer.key.algorithm, headers=headers)

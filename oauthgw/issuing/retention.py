@@ -5,7 +5,8 @@ Four kinds of rows end:
 - **tokens**: what django-oauth-toolkit's ``cleartokens`` deletes, in its
   batches: expired access tokens, refresh tokens past the refresh lifetime,
   revoked ones once they are that old (replay detection needs them until then),
-  orphans (``oauth2_provider.models.clear_expired``);
+  orphans (``oauth2_provider.models.clear_expired``); and the DPoP bindings of
+  access tokens deleted without the ORM (``dpop.bindings.dpop_bindings_purge``);
 - **sessions** whose token family has no live refresh token left, with the
   upstream tokens kept for them (``sessions.sessions_purge``);
 - **the login page's** expired login sessions (``login_sessions.login_sessions_purge``)
@@ -41,6 +42,7 @@ from oauth2_provider.models import clear_expired
 
 from oauthgw.caching import shared_state
 from oauthgw.conf import gateway_settings
+from oauthgw.dpop.bindings import dpop_bindings_purge
 from oauthgw.issuing.authorization import authorization_requests_purge
 from oauthgw.issuing.login_sessions import login_sessions_purge
 from oauthgw.issuing.sessions import sessions_purge
@@ -62,12 +64,14 @@ class PurgeReport:
     audit_cutoff: datetime
     login_sessions: int = 0
     authorization_requests: int = 0
+    dpop_bindings: int = 0
 
 
 def expired_rows_purge(*, now: datetime) -> PurgeReport:
     """Delete expired tokens, ended sessions and audit events older than the retention (before ``now``)."""
     # Tokens first: their sessions end with them.
     clear_expired()
+    dpop_bindings = dpop_bindings_purge()
     sessions = sessions_purge()
     login_sessions = login_sessions_purge()
     authorization_requests = authorization_requests_purge()
@@ -79,6 +83,7 @@ def expired_rows_purge(*, now: datetime) -> PurgeReport:
         audit_cutoff=cutoff,
         login_sessions=login_sessions,
         authorization_requests=authorization_requests,
+        dpop_bindings=dpop_bindings,
     )
 
 

@@ -11,8 +11,10 @@ client), and reads the token through ``oauthgw.resource_server.tokens``: the
 bearer check imports nothing of the issuing side. Scopes are checked by the
 permission class, as before.
 
-How the token is presented (RFC 6750 section 2): in the ``Authorization:
-Bearer`` header. A request that sends one too as an ``access_token`` query or
+How the token is presented (RFC 6750 section 2, RFC 9449 section 7): in the
+``Authorization: Bearer`` header, or, for a DPoP-bound token, ``Authorization:
+DPoP`` with a ``DPoP`` proof (``_binding_refusal``: each scheme refuses the other's
+tokens). A request that sends one too as an ``access_token`` query or
 form parameter uses two methods, and one that puts it in the URL breaks RFC 9700
 section 4.3.2 (the toolkit's ``COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT``,
 which the toolkit's own class applies too): both are refused with 400
@@ -38,23 +40,33 @@ from drf_spectacular.contrib.django_oauth_toolkit import DjangoOAuthToolkitSchem
 from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 
+from oauthgw.conf import gateway_settings
 from oauthgw.credentials import authorization
+from oauthgw.dpop.proofs import dpop_proof_verify
 from oauthgw.exceptions import (
+    DPoPError,
+    DPoPReplayCheckUnavailable,
     ExpiredJWT,
     InvalidJWT,
     JWTForAnotherAudience,
     MalformedBearerToken,
+    ProofCheckUnavailable,
     TokenInQueryString,
     TokenInSeveralPlaces,
+    UseDPoPNonce,
 )
-from oauthgw.resource_server.tokens import access_token_for, owner_is_blocked
+from oauthgw.issuer import gateway_url
+from oauthgw.resource_server import challenges
+from oauthgw.resource_server.tokens import access_token_for, access_token_jkt, owner_is_blocked
 from oauthgw.token_formats import looks_like_jwt
 from oauthgw.token_verification import jwt_access_token_verify
 
 logger = logging.getLogger(__name__)
 
-# RFC 6750 section 2.1: the credentials of the Bearer scheme are one b64token.
+# RFC 6750 section 2.1: the credentials of the Bearer scheme are one b64token; RFC 9449
+# section 7.1: the DPoP scheme's are one token68, the same characters.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_DPOP_HEADER = "HTTP_DPOP"
 _PARAMETER = "access_token"
 _FORM = "application/x-www-form-urlencoded"
 _QUERY_TRANSPORT = "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT"
@@ -66,13 +78,16 @@ def _invalid(description: str) -> OrderedDict:
     return OrderedDict([("error", "invalid_token"), ("error_description", description)])
 
 
-def _presented_token(request) -> str | None:
-    """The token the request presents by the one method allowed; None if it presents none.
+def _presented_token(request) -> tuple[str, str] | None:
+    """(scheme, token) the request presents by the one method allowed; None if it presents none.
 
-    Raises ``InvalidBearerRequest`` (400) for two methods at once or a token in the URL.
+    The scheme is ``bearer`` or ``dpop`` (an ``access_token`` parameter is a
+    bearer token), and is also kept on the request for its challenge. Raises
+    ``InvalidBearerRequest`` (400) for two methods at once or a token in the URL.
     """
     scheme, header_token = authorization(request.META)
-    in_header = scheme == "bearer"
+    in_header = scheme in (challenges.BEARER, challenges.DPOP)
+    request.token_scheme = scheme if in_header else challenges.BEARER
     in_query = _PARAMETER in request._request.GET
     in_body = (
         request.method not in ("GET", "HEAD")
@@ -92,7 +107,7 @@ def _presented_token(request) -> str | None:
         return None
     if not _B64TOKEN.fullmatch(token):
         raise MalformedBearerToken()
-    return token
+    return request.token_scheme, token
 
 
 def _declared_audience(request) -> str | Collection[str] | None:
@@ -113,20 +128,63 @@ def _declared_audience(request) -> str | Collection[str] | None:
 
 class BearerTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request):
-        token = _presented_token(request)
-        if token is None:
-            # No credentials: not ours to refuse; the 401 challenge names no error.
+        presented = _presented_token(request)
+        if presented is None:
+            # No credentials: not ours to refuse; the 401 challenges name no error.
+            request.token_scheme = None
             return None
+        scheme, token = presented
         error = self._jwt_refusal(token, request)
         if error:
             request.oauth2_error = error
             return None
         access_token = access_token_for(token)
-        error = self._refusal(access_token, request)
+        error = self._refusal(access_token, request) or self._binding_refusal(scheme, token, access_token, request)
         if error:
             request.oauth2_error = error
             return None
         return access_token.user, access_token
+
+    def authenticate_header(self, request):
+        # Both schemes' challenges, the error in the one the request used (oauthgw.resource_server.challenges).
+        error = getattr(request, "oauth2_error", None)
+        return challenges.challenges(getattr(request, "token_scheme", None), error, realm=self.www_authenticate_realm)
+
+    @staticmethod
+    def _binding_refusal(scheme: str, token: str, access_token, request) -> OrderedDict | None:
+        """Why a valid token is refused for how it was presented (RFC 9449 section 7); None if it is not.
+
+        A DPoP-bound token needs the DPoP scheme and a proof by its key, with the
+        token's hash (``ath``), for this request's method and URL; a bearer token
+        needs the Bearer scheme. Checked last, so a proof's replay mark is spent
+        only on a request whose token is good. Raises ``ProofCheckUnavailable``
+        (503) when the replay store cannot answer.
+        """
+        jkt = access_token_jkt(access_token)
+        if scheme == challenges.BEARER:
+            if jkt is None:
+                return None
+            # Section 7.2: a DPoP-bound token presented as a bearer token is refused.
+            return _invalid("This access token is bound to a DPoP key: send it with the DPoP scheme and a proof.")
+        if jkt is None:
+            return _invalid("This access token is not bound to a DPoP key: send it with the Bearer scheme.")
+        try:
+            dpop_proof_verify(
+                [request.META[_DPOP_HEADER]] if _DPOP_HEADER in request.META else [],
+                method=request.method,
+                url=gateway_url(request._request, request.path),
+                access_token=token,
+                bound_jkt=jkt,
+                nonce_required=gateway_settings.DPOP_API_NONCE_REQUIRED,
+            )
+        except UseDPoPNonce as exc:
+            request.dpop_nonce = exc.nonce
+            return OrderedDict([("error", exc.error), ("error_description", exc.description)])
+        except DPoPError as exc:
+            return OrderedDict([("error", exc.error), ("error_description", exc.description)])
+        except DPoPReplayCheckUnavailable as exc:
+            raise ProofCheckUnavailable(retry_after=exc.retry_after) from exc
+        return None
 
     @staticmethod
     def _jwt_refusal(token: str, request) -> OrderedDict | None:

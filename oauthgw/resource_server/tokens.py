@@ -1,6 +1,6 @@
 """The resource server's read-only view of access tokens."""
 
-from oauthgw.caching.bearer_cache import access_token_load
+from oauthgw.caching.bearer_cache import access_token_load, bound_jkt
 
 
 def access_token_for(token: str):
@@ -23,3 +23,11 @@ def owner_is_blocked(access_token) -> bool:
         return False
     owner = getattr(access_token.user, "resource_owner", None)
     return owner is not None and owner.blocked
+
+
+def access_token_jkt(access_token) -> str | None:
+    """The thumbprint of the DPoP key the token is bound to (RFC 9449 section 6), None for a bearer token.
+
+    Read with the token, in the same statement or cache entry.
+    """
+    return bound_jkt(access_token)

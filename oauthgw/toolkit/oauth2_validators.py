@@ -21,6 +21,9 @@ oauthlib's errors:
 - sessions: started with a new token family, re-verified and ended by
   ``issuing.sessions``;
 - lifetimes: the client's own (``issuing.lifetimes``);
+- DPoP: the key a request's tokens are bound to, a client that must send a
+  proof, a public client's bound refresh token (``issuing.dpop``); the binding
+  is written with the access token's row (``dpop.bindings``);
 - JWT access tokens: a ``resource`` outside the client's audiences is refused
   before anything else is done (``issuing.jwt_access_tokens``).
 """
@@ -38,6 +41,7 @@ from oauthgw import grants
 from oauthgw.caching.bearer_cache import access_token_load
 from oauthgw.conf import gateway_settings
 from oauthgw.credentials import authorization, check_credential_characters, parse_basic_credentials
+from oauthgw.dpop.bindings import dpop_binding_save
 from oauthgw.end_user_address import end_user_address
 from oauthgw.exceptions import (
     CircuitOpen,
@@ -50,8 +54,8 @@ from oauthgw.exceptions import (
     Throttled,
     UpstreamUnavailable,
 )
-from oauthgw.issuing import authorization_codes, lifetimes, refresh, sessions
-from oauthgw.issuing.clients import client_load, client_secret_matches
+from oauthgw.issuing import authorization_codes, dpop, lifetimes, refresh, sessions
+from oauthgw.issuing.clients import CLIENT_READ_KEY, client_load, client_secret_matches
 from oauthgw.issuing.jwt_access_tokens import jwt_audience_check
 from oauthgw.issuing.login_sessions import login_session_upstream_login
 from oauthgw.issuing.password import resource_owner_authenticate
@@ -136,8 +140,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
 
     def _load_application(self, client_id, request):
         # Replaces the toolkit's (client metadata documents are off): the row is
-        # read once per request, never copied between requests.
-        client = request.client
+        # read once per request (the token view's read when it made one), never
+        # copied between requests.
+        client = request.client or request.headers.get(CLIENT_READ_KEY)
         if not (isinstance(client, Application) and client.client_id == client_id):
             client = client_load(client_id)
         request.client = client if client is not None and client.is_usable(request) else None
@@ -152,6 +157,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         # per client (RFC 9700 section 2.4: password only where allowed).
         if not _grant_allowed(client, grant_type):
             return False
+        dpop.token_request_key(client=client, request=request)
         jwt_audience_check(request)
         return True
 
@@ -172,6 +178,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
             password_grant_sunset_check(client=client, request=request)
         except PasswordGrantEnded as exc:
             raise errors.UnauthorizedClientError(description=exc.description, request=request) from exc
+        dpop.token_request_key(client=client, request=request)
         self._require_allowed_scopes(client, request)
         jwt_audience_check(request)
         try:
@@ -278,6 +285,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 refresh_token, client, request, *args, **kwargs
             )
 
+        # A bound refresh token without its key: refused before the session may ask the upstream.
+        if not dpop.refresh_token_key_matches(token=refresh_token, client=client, request=request):
+            return False
         with _upstream_errors(request):
             return refresh.refresh_token_validate(
                 token=refresh_token,
@@ -300,6 +310,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def save_bearer_token(self, token, request, *args, **kwargs):
         # The dict is serialised after this returns, so changes reach the client
         # for both the password and the refresh grant.
+        token["token_type"] = dpop.token_type(request)
         if "refresh_token" in token:
             expires_in = self._refresh_token_expires_in(request)
             if request.client.allows_grant_type(grants.REFRESH_TOKEN) and expires_in > 0:
@@ -337,6 +348,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
         access_token = super()._create_access_token(expires, request, token, source_refresh_token=source_refresh_token)
         # What a code's exchange issued (``invalidate_authorization_code``).
         request.issued_access_token = access_token
+        jkt = dpop.request_jkt(request)
+        if jkt is not None:
+            # A public client's refresh token, written next, is bound through this row (oauthgw.dpop.bindings).
+            dpop_binding_save(access_token_id=access_token.pk, jkt=jkt)
         return access_token
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):

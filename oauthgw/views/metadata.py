@@ -7,6 +7,7 @@ from oauth2_provider.views import OAuthServerMetadataView
 
 from oauthgw import signing_keys
 from oauthgw.conf import gateway_settings
+from oauthgw.dpop import keys as dpop_keys
 from oauthgw.exceptions import MethodNotAllowedError
 from oauthgw.issuer import gateway_url
 from oauthgw.toolkit.responses import oauth_error_response
@@ -27,7 +28,9 @@ class ServerMetadataView(OAuthServerMetadataView):
     the algorithms those tokens may be signed with. RFC 8414 and RFC 9068 register
     no name for the latter; this one is what other servers publishing JWT
     access tokens use (InterSystems IRIS, Janssen), and each key in the JWKS names
-    its ``alg`` too (RFC 7517 section 4.4), which is what verifiers rely on.
+    its ``alg`` too (RFC 7517 section 4.4), which is what verifiers rely on. And
+    ``dpop_signing_alg_values_supported`` (RFC 9449 section 5.1), which tells
+    clients the gateway supports DPoP.
     ``issuer`` is ``OAUTHGW_ISSUER`` when set, the ``iss`` of those tokens, and
     every endpoint is then a URL under it, whatever Host the request named.
     """
@@ -46,6 +49,8 @@ class ServerMetadataView(OAuthServerMetadataView):
         document["jwks_uri"] = self._get_endpoint_url(request, "jwks", required=True)
         # Both, whichever new keys use: keys of the other one may still be published.
         document["access_token_signing_alg_values_supported"] = list(signing_keys.ALGORITHMS)
+        # RFC 9449 section 5.1: the algorithms a DPoP proof may be signed with.
+        document["dpop_signing_alg_values_supported"] = list(dpop_keys.signing_algorithms())
         response.content = json.dumps(document)
         return response
 

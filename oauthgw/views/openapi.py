@@ -52,7 +52,11 @@ SCHEMAS = {
         "required": ["access_token", "token_type", "expires_in", "scope"],
         "properties": {
             "access_token": {"type": "string"},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "token_type": {
+                "type": "string",
+                "enum": ["Bearer", "DPoP"],
+                "description": "DPoP: the access token is bound to the key of the request's DPoP proof (RFC 9449).",
+            },
             "expires_in": {"type": "integer", "description": "seconds"},
             "scope": {"type": "string"},
             "refresh_token": {"type": "string", "description": "authorization_code, password and refresh_token grants"},
@@ -86,8 +90,13 @@ SCHEMAS = {
             "active": {"type": "boolean"},
             "token_type": {
                 "type": "string",
-                "enum": ["Bearer"],
+                "enum": ["Bearer", "DPoP"],
                 "description": "Access tokens only; omitted for a refresh token, which has no RFC 6749 token type.",
+            },
+            "cnf": {
+                "type": "object",
+                "description": "A DPoP-bound access token: jkt, the thumbprint of its key (RFC 9449 section 6.2).",
+                "properties": {"jkt": {"type": "string"}},
             },
             "scope": {"type": "string"},
             "client_id": {"type": "string"},
@@ -111,6 +120,8 @@ SCHEMAS = {
                     "unsupported_grant_type",
                     "invalid_scope",
                     "temporarily_unavailable",
+                    "invalid_dpop_proof",
+                    "use_dpop_nonce",
                 ],
             },
             "error_description": {"type": "string"},
@@ -127,6 +138,21 @@ SECURITY_SCHEMES = {
 }
 
 _NO_STORE = {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}}
+# RFC 9449 sections 8 and 8.2: the nonce the next DPoP proof must carry, when nonces are required.
+_DPOP_NONCE = {
+    "DPoP-Nonce": {
+        "description": "The server nonce the next DPoP proof must carry (OAUTHGW_DPOP_NONCE_REQUIRED).",
+        "schema": {"type": "string"},
+    }
+}
+_DPOP_PARAMETER = {
+    "name": "DPoP",
+    "in": "header",
+    "required": False,
+    "description": "A DPoP proof (RFC 9449): the access token is then bound to its key (token_type DPoP). "
+    "Required for clients whose DPoP mode is required.",
+    "schema": {"type": "string"},
+}
 # On every answer to a password-grant request of a client with a last day (oauthgw.issuing.password_sunset).
 _SUNSET = {
     "Deprecation": {
@@ -150,29 +176,33 @@ PATHS = {
             "summary": "Issue tokens (authorization_code, password, refresh_token, client_credentials)",
             "tags": ["oauth2"],
             "security": _CLIENT_AUTH,
+            "parameters": [_DPOP_PARAMETER],
             "requestBody": _form("TokenRequest"),
             "responses": {
                 "200": {
                     "description": "Tokens issued.",
-                    "headers": {**_NO_STORE, **_SUNSET},
+                    "headers": {**_NO_STORE, **_SUNSET, **_DPOP_NONCE},
                     "content": {_JSON: {"schema": _ref("TokenResponse")}},
                 },
                 "400": {
                     **_error(
                         "invalid_request, unauthorized_client (also a password-grant request after its client's "
-                        "last day), unsupported_grant_type, invalid_scope."
+                        "last day), unsupported_grant_type, invalid_scope; invalid_dpop_proof (a DPoP proof that "
+                        "does not hold, or none from a client that must send one), use_dpop_nonce (with DPoP-Nonce)."
                     ),
-                    "headers": _SUNSET,
+                    "headers": {**_SUNSET, **_DPOP_NONCE},
                 },
                 "401": _error(
                     "invalid_client (unknown, wrong secret, disabled), or invalid_grant (wrong username or "
                     "password, expired, revoked or replayed refresh token, a session the authorization server no "
-                    "longer vouches for or past its maximum age; 400 when configured for strict RFC 6749)."
+                    "longer vouches for or past its maximum age, a public client's DPoP-bound refresh token "
+                    "without a proof by its key; 400 when configured for strict RFC 6749)."
                 ),
                 "429": _error("Too many failed attempts; see Retry-After."),
                 "503": _error(
                     "temporarily_unavailable: the external authorization server did not answer (a login, or a "
-                    "refresh that re-verifies its session); see Retry-After."
+                    "refresh that re-verifies its session), or DPoP proofs cannot be checked for replay (Redis "
+                    "down); see Retry-After."
                 ),
             },
         }

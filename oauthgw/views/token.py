@@ -9,6 +9,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from oauthgw import grants
 from oauthgw.cors import cors_allow_for_client
 from oauthgw.end_user_address import end_user_address
+from oauthgw.issuing import dpop
 from oauthgw.issuing.clients import client_load
 from oauthgw.issuing.password_sunset import password_grant_sunset_noting
 from oauthgw.issuing.refresh import refresh_grant_transaction
@@ -65,8 +66,13 @@ class TokenView(OAuthEndpointView):
         return response
 
     def _respond(self, request):
+        proof = None
         try:
             check_token_request(request)
+            if dpop.HEADER in request.META:
+                # Before any transaction or upstream call: its replay mark must not roll back.
+                _, client_id, _ = describe_token_request(request)
+                proof = dpop.token_request_proof(request, client_id=client_id)
         except errors.OAuth2Error as error:
             return oauth_error_response(error)
         grant_type = request.POST.get("grant_type")
@@ -83,7 +89,7 @@ class TokenView(OAuthEndpointView):
                 _, headers, body, status = self.create_token_response(request)
         else:
             _, headers, body, status = self.create_token_response(request)
-        return token_endpoint_response(headers, body, status)
+        return token_endpoint_response({**headers, **dpop.next_nonce_headers(proof)}, body, status)
 
     def _allow_origin(self, request, response) -> None:
         if request.META.get("HTTP_ORIGIN"):

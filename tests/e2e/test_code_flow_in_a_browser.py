@@ -26,6 +26,7 @@ from oauthgw.models import AuditEvent, LoginSession, UpstreamSession
 from tests.e2e.conftest import PASSWORD, USER, Gateway
 from tests.factories import ApplicationFactory
 from tests.oauthgw.admin.test_browser import CHROMIUM, browser  # noqa: F401 (the fixture)
+from tests.support.dpop_client import DPoPClient
 from tests.support.loopback_redirect import loopback_listener
 from tests.support.processes import ROOT
 
@@ -138,11 +139,12 @@ def authlib_uses_refreshes_and_revokes(gateway: Gateway, seen: dict) -> None:
     assert hello(gateway, refreshed["access_token"]) == 401
 
 
-def oauth4webapi_flow(gateway: Gateway, client, context, redirect_uri: str) -> dict:
+def oauth4webapi_flow(gateway: Gateway, client, context, redirect_uri: str, *mode: str) -> dict:
+    """tests/js/code_flow.mjs, in ``mode`` ``dpop`` with DPoP proofs; returns what it saw."""
     node = shutil.which("node")
     assert node and (NODE_MODULES / "oauth4webapi").is_dir(), "run scripts/install-js-deps.sh"
     process = subprocess.Popen(
-        [node, str(SCRIPT), gateway.url, client.client_id, redirect_uri],
+        [node, str(SCRIPT), gateway.url, client.client_id, redirect_uri, *mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,6 +244,59 @@ def test_the_admins_session_in_the_same_browser_is_no_resource_owner(
     page.goto(f"{gateway.url}/admin/")
     assert page.locator("#site-name").count() == 1, "signing a resource owner in logged the admin out"
     page.close()
+
+
+# --- DPoP (RFC 9449): the code's tokens bound to the app's key ---------------------------------
+
+
+def test_oauth4webapi_binds_the_codes_tokens_to_its_dpop_key(gateway, public_client, context, redirect_uri):
+    seen = oauth4webapi_flow(gateway, public_client, context, redirect_uri, "dpop")
+
+    assert_oauth4webapi_saw_the_whole_flow({**seen, "token_type": "bearer"})
+    assert (seen["token_type"], seen["refreshed_token_type"]) == ("dpop", "dpop")
+    # A copy of the refresh token without the key is refused, and spoils nothing for the app.
+    assert seen["stolen_refresh_token"] == "invalid_grant"
+
+
+def test_authlib_with_proofs_by_joserfc_gets_and_refreshes_dpop_bound_tokens(
+    gateway, public_client, context, redirect_uri, insecure_transport
+):
+    app = DPoPClient()
+    session = OAuth2Session(
+        public_client.client_id,
+        redirect_uri=redirect_uri,
+        scope="hello",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+    )
+    verifier = generate_token(48)
+    url, _state = session.create_authorization_url(f"{gateway.url}/oauth2/authorize", code_verifier=verifier)
+    callback, _ = sign_in(context, url)
+
+    tokens = session.fetch_token(
+        gateway.token_url,
+        authorization_response=callback,
+        code_verifier=verifier,
+        headers={"DPoP": app.proof("POST", gateway.token_url)},
+    )
+    stolen = requests.post(
+        gateway.token_url,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": public_client.client_id,
+        },
+        headers={"DPoP": DPoPClient().proof("POST", gateway.token_url)},
+        timeout=10,
+    )
+    refreshed = session.refresh_token(
+        gateway.token_url, refresh_token=tokens["refresh_token"], headers={"DPoP": app.proof("POST", gateway.token_url)}
+    )
+
+    assert (tokens["token_type"], refreshed["token_type"]) == ("DPoP", "DPoP")
+    assert stolen.json()["error"] == "invalid_grant"
+    assert app.call("GET", gateway.hello_url, refreshed["access_token"]).status_code == 200
+    assert hello(gateway, refreshed["access_token"]) == 401
 
 
 # --- In front of Glewlwyd ----------------------------------------------------------------------

@@ -1,21 +1,31 @@
 """Every row of the token endpoint's error table, over real HTTP (README, "Status codes")."""
 
+import secrets
 import time
 from datetime import date, timedelta
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from oauthgw import signing_keys
+from oauthgw.caching import shared_state
+from oauthgw.exceptions import SharedStateUnavailable
 from oauthgw.issuing.password_sunset import password_grant_until_set
+from oauthgw.issuing.resource_owners import resource_owner_upsert
+from oauthgw.models import AuditEvent, DPoPBinding
 from tests.e2e.conftest import PASSWORD, USER, basic_header
 from tests.factories import ApplicationFactory
+from tests.support.dpop import DPoPKey
 from tests.support.faulty_servers import FaultyServer, serve_nothing
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
+AccessToken = get_access_token_model()
+RefreshToken = get_refresh_token_model()
 PASSWORD_FORM = {"grant_type": "password", "username": USER, "password": PASSWORD}
 
 
@@ -160,6 +170,85 @@ def test_a_resource_outside_a_jwt_clients_audiences_is_400_invalid_target(gatewa
     response = gateway.token(app.client_id, app.raw_secret, **PASSWORD_FORM, resource="https://payroll.example")
 
     _assert_error(response, 400, "invalid_target")
+
+
+def _dpop_token(gateway, app, proof: str) -> requests.Response:
+    return requests.post(
+        gateway.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(app.client_id, app.raw_secret),
+        headers={"DPoP": proof},
+        timeout=30,
+    )
+
+
+def test_a_dpop_proof_that_does_not_hold_is_400_invalid_dpop_proof(gateway, transactional_db):
+    app = ApplicationFactory(grant_types="client_credentials")
+
+    response = _dpop_token(gateway, app, DPoPKey().proof("GET", gateway.token_url))
+
+    _assert_error(response, 400, "invalid_dpop_proof")
+
+
+def test_no_dpop_proof_from_a_client_that_must_send_one_is_400_invalid_dpop_proof(gateway, transactional_db):
+    app = ApplicationFactory(grant_types="client_credentials", dpop="required")
+
+    response = gateway.token(app.client_id, app.raw_secret, grant_type="client_credentials")
+
+    _assert_error(response, 400, "invalid_dpop_proof")
+
+
+def test_a_proof_without_the_required_nonce_is_400_use_dpop_nonce_with_one(gateway, transactional_db, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "DPOP_NONCE_REQUIRED": True}
+    app = ApplicationFactory(grant_types="client_credentials")
+
+    response = _dpop_token(gateway, app, DPoPKey().proof("POST", gateway.token_url))
+
+    _assert_error(response, 400, "use_dpop_nonce")
+    assert response.headers["DPoP-Nonce"]
+
+
+def test_a_public_clients_bound_refresh_token_without_its_key_is_401_invalid_grant(gateway, transactional_db):
+    app = ApplicationFactory(
+        client_type="public", grant_types="authorization_code refresh_token", redirect_uris="https://app.example/cb"
+    )
+    key = DPoPKey()
+    issued = AccessToken.objects.create(
+        application=app, token=secrets.token_urlsafe(32), expires=timezone.now() + timedelta(hours=1), scope="hello"
+    )
+    DPoPBinding.objects.create(access_token=issued, jkt=key.jkt)
+    refresh_token = secrets.token_urlsafe(32)
+    RefreshToken.objects.create(
+        application=app,
+        user=resource_owner_upsert(authorization_server="default", subject="alice"),
+        token=refresh_token,
+        access_token=issued,
+    )
+
+    def refresh(by: DPoPKey) -> requests.Response:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": app.client_id}
+        return requests.post(
+            gateway.token_url, data=form, headers={"DPoP": by.proof("POST", gateway.token_url)}, timeout=30
+        )
+
+    response = refresh(DPoPKey())
+
+    _assert_error(response, 401, "invalid_grant")
+    assert AuditEvent.objects.filter(outcome="dpop_key_mismatch").count() == 1
+    assert refresh(key).json()["token_type"] == "DPoP"
+
+
+def test_dpop_proofs_that_cannot_be_checked_for_replay_are_503(gateway, transactional_db, monkeypatch):
+    def claim(key, *, timeout):
+        raise SharedStateUnavailable("test: Redis is down")
+
+    monkeypatch.setattr(shared_state, "claim", claim)
+    app = ApplicationFactory(grant_types="client_credentials")
+
+    response = _dpop_token(gateway, app, DPoPKey().proof("POST", gateway.token_url))
+
+    _assert_error(response, 503, "temporarily_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
 
 
 def test_a_signing_key_no_encryption_key_opens_is_503_temporarily_unavailable(gateway, transactional_db, settings):

@@ -9,12 +9,15 @@ import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
+from oauthgw.dpop.keys import signing_algorithms
 from oauthgw.issuing.resource_owners import resource_owner_upsert
 
 pytestmark = pytest.mark.django_db
 
 AccessToken = get_access_token_model()
 URL = "/helloworld/"
+# RFC 9449 section 7.2: the DPoP challenge every 401 carries beside the Bearer one, naming the proof algorithms.
+DPOP_CHALLENGE = f'DPoP algs="{" ".join(signing_algorithms())}"'
 
 
 def issue_token(app, *, subject: str | None = "alice", scope: str = "hello", expires_in: int = 3600) -> str:
@@ -62,11 +65,11 @@ def test_client_credentials_token_has_null_username(client, make_client):
     assert response.json()["client_id"] == app.client_id
 
 
-def test_no_token_is_401_with_a_bare_bearer_challenge(client):
+def test_no_token_is_401_with_bare_bearer_and_dpop_challenges(client):
     response = call(client)
 
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == f'Bearer realm="api", {DPOP_CHALLENGE}'
     assert "error=" not in response["WWW-Authenticate"]
 
 
@@ -79,7 +82,7 @@ def test_a_malformed_bearer_header_is_400_invalid_request(client, authorization)
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
-    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_request"'
+    assert response["WWW-Authenticate"] == f'Bearer realm="api", error="invalid_request", {DPOP_CHALLENGE}'
 
 
 def test_unknown_token_is_invalid_token(client):
@@ -141,7 +144,7 @@ def test_token_of_a_client_disabled_afterwards_is_refused(client, make_client):
 
 def assert_invalid_request(response, description: str) -> None:
     assert response.status_code == 400
-    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_request"'
+    assert response["WWW-Authenticate"] == f'Bearer realm="api", error="invalid_request", {DPOP_CHALLENGE}'
     assert response.json() == {"error": "invalid_request", "error_description": description}
 
 

@@ -6,22 +6,36 @@
 //   prints what it saw: the validated authorization response, the code exchange,
 //   HelloWorld with the token, a refresh, a revocation (tests/e2e/test_code_flow_in_a_browser.py).
 //
-// Usage: node code_flow.mjs GATEWAY_URL CLIENT_ID REDIRECT_URI
+// With "dpop" after the redirect URI, the code exchange, the refreshes and the calls carry DPoP
+// proofs (RFC 9449) by a non-extractable ES256 key, and a refresh by another key is tried first.
+//
+// Usage: node code_flow.mjs GATEWAY_URL CLIENT_ID REDIRECT_URI [dpop]
 import * as oauth from "oauth4webapi";
 import { createInterface } from "node:readline";
 
-const [gatewayUrl, clientId, redirectUri] = process.argv.slice(2);
+const [gatewayUrl, clientId, redirectUri, mode] = process.argv.slice(2);
 if (!redirectUri) {
-  console.error("usage: node code_flow.mjs GATEWAY_URL CLIENT_ID REDIRECT_URI");
+  console.error("usage: node code_flow.mjs GATEWAY_URL CLIENT_ID REDIRECT_URI [dpop]");
   process.exit(2);
 }
 // The test gateway listens on plain http://localhost.
 const insecure = { [oauth.allowInsecureRequests]: true };
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
+const client = { client_id: clientId };
+const DPoP = mode === "dpop" ? oauth.DPoP(client, await oauth.generateKeyPair("ES256")) : undefined;
+const options = DPoP ? { DPoP, ...insecure } : insecure;
+
 async function hello(accessToken) {
-  const response = await fetch(`${gatewayUrl}/helloworld/`, { headers: { Authorization: `Bearer ${accessToken}` } });
-  return response.status;
+  if (!DPoP) {
+    const response = await fetch(`${gatewayUrl}/helloworld/`, { headers: { Authorization: `Bearer ${accessToken}` } });
+    return response.status;
+  }
+  const url = new URL(`${gatewayUrl}/helloworld/`);
+  return oauth.protectedResourceRequest(accessToken, "GET", url, undefined, undefined, options).then(
+    (response) => response.status,
+    (error) => error.status ?? error.name,
+  );
 }
 
 const issuer = new URL(gatewayUrl);
@@ -29,7 +43,6 @@ const as = await oauth.processDiscoveryResponse(
   issuer,
   await oauth.discoveryRequest(issuer, { algorithm: "oauth2", ...insecure }),
 );
-const client = { client_id: clientId };
 const clientAuth = oauth.None();
 const codeVerifier = oauth.generateRandomCodeVerifier();
 const state = oauth.generateRandomState();
@@ -52,16 +65,29 @@ try {
   const tokens = await oauth.processAuthorizationCodeResponse(
     as,
     client,
-    await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, codeVerifier, insecure),
+    await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, codeVerifier, options),
   );
   seen.token_type = tokens.token_type;
   seen.refresh_token = Boolean(tokens.refresh_token);
   seen.hello = await hello(tokens.access_token);
+  if (DPoP) {
+    // A copy of the refresh token without the key: what a thief would get.
+    const thief = oauth.DPoP(client, await oauth.generateKeyPair("ES256"));
+    seen.stolen_refresh_token = await oauth
+      .refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token, { DPoP: thief, ...insecure })
+      .then((response) => oauth.processRefreshTokenResponse(as, client, response))
+      .then(
+        () => "accepted",
+        // invalid_grant is 401 by default, its code in the challenge (README, Status codes).
+        (error) => error.error ?? error.cause?.[0]?.parameters?.error ?? error.name,
+      );
+  }
   const refreshed = await oauth.processRefreshTokenResponse(
     as,
     client,
-    await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token, insecure),
+    await oauth.refreshTokenGrantRequest(as, client, clientAuth, tokens.refresh_token, options),
   );
+  seen.refreshed_token_type = refreshed.token_type;
   seen.refreshed = refreshed.access_token !== tokens.access_token && refreshed.refresh_token !== tokens.refresh_token;
   seen.hello_after_refresh = await hello(refreshed.access_token);
   seen.old_access_token_after_refresh = await hello(tokens.access_token);

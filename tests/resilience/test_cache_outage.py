@@ -21,12 +21,14 @@ from oauthgw.caching import near_cache, shared_state
 from oauthgw.issuing import throttling
 from oauthgw.upstream import breaker
 from tests.oauthgw.conftest import PASSWORD, USERNAME, basic_authorization
+from tests.support.dpop import DPoPKey
 from tests.support.faulty_servers import FaultyServer, serve_nothing
 
 SOCKET_TIMEOUT = 0.3
 # A request may wait out a few socket timeouts (the shared state, the near cache's tracker)
 # before each backs off; never the dozens a retrying client or an unbounded wait would cost.
 ANSWER_WITHIN = 6 * SOCKET_TIMEOUT
+TOKEN_HTU = "http://testserver/oauth2/token"
 
 
 @pytest.fixture(autouse=True)
@@ -127,6 +129,37 @@ def test_the_api_keeps_answering_and_a_revocation_still_acts_at_once(post_token,
     assert max(seconds for _, seconds in calls) < ANSWER_WITHIN
     assert revoked.status_code == 200
     assert after.status_code == 401
+
+
+def test_dpop_requests_get_503_with_retry_after_while_bearer_ones_are_served(
+    post_token, make_client, client, redis_outage, settings
+):
+    # Their proofs cannot be checked for replay: refused (fail closed), within bounded time, never a 500.
+    app = make_client(grant_types="client_credentials")
+    key = DPoPKey()
+    settings.OAUTHGW = {**settings.OAUTHGW, "DPOP_REPLAY_CHECK_REQUIRED": False}
+    unchecked = post_token({"grant_type": "client_credentials"}, app=app, HTTP_DPOP=key.proof("POST", TOKEN_HTU))
+    bound = unchecked.json()["access_token"]
+    settings.OAUTHGW = {**settings.OAUTHGW, "DPOP_REPLAY_CHECK_REQUIRED": True}
+
+    token, token_seconds = timed(
+        lambda: post_token({"grant_type": "client_credentials"}, app=app, HTTP_DPOP=key.proof("POST", TOKEN_HTU))
+    )
+    api, api_seconds = timed(
+        lambda: client.get(
+            "/helloworld/",
+            HTTP_AUTHORIZATION=f"DPoP {bound}",
+            HTTP_DPOP=key.proof("GET", "http://testserver/helloworld/", access_token=bound),
+        )
+    )
+    bearer = post_token({"grant_type": "client_credentials"}, app=app)
+
+    assert unchecked.json()["token_type"] == "DPoP"
+    for response in (token, api):
+        assert (response.status_code, response.json()["error"]) == (503, "temporarily_unavailable")
+        assert int(response["Retry-After"]) >= 1
+    assert max(token_seconds, api_seconds) < ANSWER_WITHIN
+    assert bearer.json()["token_type"] == "Bearer"
 
 
 def test_the_near_cache_turns_itself_off_once_and_hands_out_nothing(redis_outage, caplog):

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from oauthgw import token_formats
 from oauthgw.issuing.clients import client_create, grant_types_parse
 from oauthgw.issuing.password_sunset import password_grant_until_parse
-from oauthgw.management.commands.update_client import PASSWORD_GRANT_UNTIL_HELP
+from oauthgw.management.commands.update_client import DPOP_HELP, PASSWORD_GRANT_UNTIL_HELP
+from oauthgw.models import DPOP_MODES, DPOP_OPTIONAL
 
 
 def _split(value: str) -> list[str]:
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--password-grant-until", metavar="YYYY-MM-DD", default="none", help=PASSWORD_GRANT_UNTIL_HELP
         )
+        parser.add_argument("--dpop", choices=[mode for mode, _ in DPOP_MODES], default=DPOP_OPTIONAL, help=DPOP_HELP)
         parser.add_argument(
             "--redirect-uris",
             default="",
@@ -77,6 +79,7 @@ class Command(BaseCommand):
                 redirect_uris=_split(options["redirect_uris"]),
                 allowed_origins=_split(options["allowed_origins"]),
                 skip_authorization=options["skip_consent"],
+                dpop=options["dpop"],
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

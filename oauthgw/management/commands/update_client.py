@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.core.management.base import BaseCommand, CommandError
 
 from oauthgw.issuing.clients import client_by_id_or_name
+from oauthgw.issuing.dpop import client_dpop_set, dpop_mode_described, dpop_mode_parse
 from oauthgw.issuing.password_sunset import (
     password_grant_sunset_described,
     password_grant_until_parse,
@@ -23,6 +24,12 @@ PASSWORD_GRANT_UNTIL_HELP = (
     "the last day (UTC) of the client's password grant, YYYY-MM-DD: until then its password-grant answers carry "
     "Deprecation and Sunset headers and a link to the migration guide; from 00:00 UTC the next day they are "
     "refused (unauthorized_client); none: no such day"
+)
+
+
+DPOP_HELP = (
+    "DPoP (RFC 9449) for its tokens: optional (a token request with a DPoP proof gets a DPoP-bound token, the "
+    "default), required (no token without a proof) or off (the DPoP header is ignored)"
 )
 
 
@@ -49,6 +56,14 @@ SETTINGS = (
         parse=password_grant_until_parse,
         apply=lambda client, value: password_grant_until_set(client=client, until=value),
         describe=password_grant_sunset_described,
+    ),
+    Setting(
+        option="--dpop",
+        metavar="required|optional|off",
+        help=DPOP_HELP,
+        parse=dpop_mode_parse,
+        apply=lambda client, value: client_dpop_set(client=client, mode=value),
+        describe=dpop_mode_described,
     ),
 )
 

@@ -677,3 +677,59 @@ def test_a_public_client_may_not_be_given_a_custom_secret(admin_client, add_form
     )
 
     assert "A public client has no secret" in response.content.decode()
+
+
+# --- DPoP ---------------------------------------------------------------------------------
+
+
+def test_a_client_added_with_dpop_required_gets_no_token_without_a_proof(
+    admin_client, add_form, client_credentials_token
+):
+    response = admin_client.post(ADD_URL, add_form(dpop="required"))
+
+    app = Application.objects.get(name="portal")
+    refused = client_credentials_token(app.client_id, shown_secret(response))
+    assert app.dpop == "required"
+    assert refused.json()["error"] == "invalid_dpop_proof"
+
+
+def test_the_form_says_what_each_dpop_mode_does(admin_client):
+    page = admin_client.get(ADD_URL).content.decode()
+
+    assert "so a stolen token is useless without the key" in page
+    for label in ("optional: a token request with a DPoP proof", "required: no token without", "off: the DPoP"):
+        assert label in page
+
+
+def test_the_dpop_mode_can_be_switched_on_the_change_page_and_a_form_without_it_keeps_it(admin_client, make_client):
+    app = make_client()
+    url = reverse("admin:oauthgw_application_change", args=[app.pk])
+
+    admin_client.post(url, change_form(app, dpop="off"))
+    app.refresh_from_db()
+    admin_client.post(url, change_form(app, description="no dpop field in this form"))
+
+    app.refresh_from_db()
+    assert app.dpop == "off"
+    assert LogEntry.objects.order_by("pk").first().get_change_message() == "Changed DPoP."
+
+
+def test_the_list_shows_and_filters_by_the_dpop_mode_a_public_client_by_the_setting(
+    admin_client, make_client, settings
+):
+    settings.OAUTHGW = {**settings.OAUTHGW, "DPOP_REQUIRED_FOR_PUBLIC_CLIENTS": True}
+    make_client(name="machine", dpop="required")
+    make_client(name="legacy", dpop="off")
+    make_client(
+        name="spa",
+        client_type="public",
+        grant_types="authorization_code refresh_token",
+        redirect_uris="https://app.example/callback",
+    )
+
+    page = admin_client.get(CHANGELIST_URL).content.decode()
+    required = admin_client.get(CHANGELIST_URL, {"dpop__exact": "required"}).context["cl"].result_list
+
+    assert 'code<br>refresh_token<br><span class="gw-dpop">DPoP required (setting)</span></td>' in page
+    assert '<span class="gw-dpop">DPoP off</span>' in page
+    assert [app.name for app in required] == ["machine"]

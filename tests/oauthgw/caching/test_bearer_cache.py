@@ -12,6 +12,7 @@ from oauth2_provider.models import get_access_token_model
 from oauthgw.caching import bearer_cache, shared_state
 from oauthgw.models import Application
 from tests.oauthgw.conftest import basic_authorization
+from tests.support.dpop import DPoPKey
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +205,88 @@ def test_the_database_read_gives_the_token_its_client_user_and_owner_as_the_orm_
 
 def test_the_database_read_of_an_unknown_token_is_none():
     assert bearer_cache._token_from_db(bearer_cache.token_checksum("no-such-token")) is None
+
+
+# --- DPoP bindings ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bound_token(post_token):
+    """A client_credentials token bound to a DPoP key, and the key."""
+
+    def issue(app) -> tuple[str, DPoPKey]:
+        key = DPoPKey("ES256")
+        response = post_token(
+            {"grant_type": "client_credentials"}, app=app, HTTP_DPOP=key.proof("POST", "http://testserver/oauth2/token")
+        )
+        assert response.json()["token_type"] == "DPoP", response.content
+        return response.json()["access_token"], key
+
+    return issue
+
+
+def dpop_hello(client, token: str, key: DPoPKey):
+    proof = key.proof("GET", "http://testserver/helloworld/", access_token=token)
+    return client.get("/helloworld/", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=proof)
+
+
+def test_the_database_read_gives_the_binding_in_the_same_statement(
+    make_client, bound_token, issue_token, django_assert_num_queries
+):
+    bound, key = bound_token(make_client())
+    bearer = issue_token(make_client())
+
+    with django_assert_num_queries(2):
+        read_bound = bearer_cache._token_from_db(bearer_cache.token_checksum(bound))
+        read_bearer = bearer_cache._token_from_db(bearer_cache.token_checksum(bearer))
+        jkts = (bearer_cache.bound_jkt(read_bound), bearer_cache.bound_jkt(read_bearer))
+
+    assert jkts == (key.jkt, None)
+
+
+def test_a_row_read_elsewhere_learns_its_binding_with_one_query(make_client, bound_token, django_assert_num_queries):
+    bound, key = bound_token(make_client())
+    row = AccessToken.objects.get(token_checksum=bearer_cache.token_checksum(bound))
+
+    with django_assert_num_queries(1):
+        assert bearer_cache.bound_jkt(row) == key.jkt
+
+
+@without_redis
+def test_without_redis_a_dpop_check_reads_the_token_and_its_binding_in_one_query(
+    client, make_client, bound_token, django_assert_num_queries
+):
+    token, key = bound_token(make_client())
+    assert dpop_hello(client, token, key).status_code == 200
+
+    # The token with its binding, and the proof's replay mark (the database is the shared state).
+    with django_assert_num_queries(2):
+        assert dpop_hello(client, token, key).status_code == 200
+
+
+@needs_redis
+def test_a_cached_token_carries_its_binding(client, make_client, bound_token, django_assert_num_queries):
+    token, key = bound_token(make_client())
+    assert dpop_hello(client, token, key).status_code == 200
+    assert dpop_hello(client, token, key).status_code == 200
+
+    with django_assert_num_queries(0):
+        assert dpop_hello(client, token, key).status_code == 200
+        stolen = client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert stolen.status_code == 401
+    entry = cache.get(bearer_cache._token_key(bearer_cache.token_checksum(token)))
+    assert bearer_cache.bound_jkt(entry) == key.jkt
+
+
+@needs_redis
+def test_an_entry_the_previous_release_cached_without_a_binding_is_not_taken_for_a_bearer_token(
+    client, make_client, bound_token
+):
+    token, key = bound_token(make_client())
+    row = AccessToken.objects.select_related("application").get(token_checksum=bearer_cache.token_checksum(token))
+    # What the previous release put in Redis: the row, no binding attribute.
+    cache.set(bearer_cache._token_key(bearer_cache.token_checksum(token)), row, 60)
+
+    assert client.get("/helloworld/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    assert dpop_hello(client, token, key).status_code == 200

@@ -11,6 +11,7 @@ from oauth2_provider.models import get_access_token_model
 
 from oauthgw.caching import shared_state
 from tests.oauthgw.conftest import FORM, USERNAME, basic_authorization
+from tests.support.dpop import DPoPKey
 
 pytestmark = pytest.mark.django_db
 
@@ -240,3 +241,28 @@ def test_malformed_introspection_request_is_invalid_request(
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert "active" not in response.json()
+
+
+def test_a_dpop_bound_token_is_introspected_with_its_type_and_key(introspect, post_token, make_client):
+    # RFC 9449 section 6.2: the resource server checks the proof's key against cnf.jkt itself.
+    key = DPoPKey("ES256")
+    response = post_token(
+        {"grant_type": "client_credentials"},
+        app=make_client(),
+        HTTP_DPOP=key.proof("POST", "http://testserver/oauth2/token"),
+    )
+
+    claims = introspect(response.json()["access_token"]).json()
+
+    assert claims["active"] is True
+    assert claims["token_type"] == "DPoP"
+    assert claims["cnf"] == {"jkt": key.jkt}
+
+
+def test_a_bearer_token_is_introspected_without_cnf(introspect, post_token, make_client):
+    response = post_token({"grant_type": "client_credentials"}, app=make_client())
+
+    claims = introspect(response.json()["access_token"]).json()
+
+    assert claims["token_type"] == "Bearer"
+    assert "cnf" not in claims

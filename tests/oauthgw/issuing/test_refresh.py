@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
+from oauthgw.models import DPoPBinding
 from tests.oauthgw.conftest import PASSWORD, USERNAME
 
 AccessToken = get_access_token_model()
@@ -130,10 +131,14 @@ def test_a_refresh_that_fails_half_way_leaves_the_old_pair_working(post_token, p
     assert refresh(post_token, app, first["refresh_token"]).status_code == 200
 
 
-def test_only_a_refresh_token_refers_to_an_access_token():
+def test_only_a_refresh_token_refers_to_an_access_token_with_a_database_constraint():
     # oauthgw.issuing.refresh deletes a rotated access token with one DELETE, having
     # cleared the refresh token's pointer itself; a new reference would need the
-    # deletion collector again.
-    referring = [(relation.related_model, relation.field.name) for relation in AccessToken._meta.related_objects]
+    # deletion collector again. A DPoP binding refers to its token without a
+    # constraint: one left behind binds nothing and is purged (oauthgw.dpop.bindings).
+    referring = [
+        (relation.related_model, relation.field.name, relation.field.db_constraint)
+        for relation in AccessToken._meta.related_objects
+    ]
 
-    assert referring == [(RefreshToken, "access_token")]
+    assert referring == [(RefreshToken, "access_token", True), (DPoPBinding, "access_token", False)]

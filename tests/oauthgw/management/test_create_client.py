@@ -217,3 +217,23 @@ def test_a_code_flow_client_that_cannot_work_is_a_command_error(arguments, says)
         create_client("bad", *arguments, "--json")
 
     assert not Application.objects.exists()
+
+
+@pytest.mark.parametrize("mode", ["required", "optional", "off"])
+def test_dpop_sets_the_clients_mode(mode):
+    create_client("mobile", "--dpop", mode)
+
+    assert Application.objects.get(name="mobile").dpop == mode
+
+
+def test_without_dpop_a_client_takes_proofs_when_sent():
+    create_client("mobile")
+
+    assert Application.objects.get(name="mobile").dpop == "optional"
+
+
+def test_an_unknown_dpop_mode_is_refused():
+    with pytest.raises(CommandError):
+        create_client("mobile", "--dpop", "sometimes")
+
+    assert not Application.objects.exists()

@@ -94,7 +94,7 @@ def test_nothing_to_change_is_an_error(make_client):
     with pytest.raises(CommandError) as refused:
         update_client("legacy-app")
 
-    assert str(refused.value) == "Nothing to change: give --password-grant-until."
+    assert str(refused.value) == "Nothing to change: give --password-grant-until or --dpop."
 
 
 def test_an_unknown_client_is_an_error(make_client):
@@ -137,3 +137,54 @@ def test_from_the_command_line_an_invalid_date_exits_1_with_the_error_alone(tmp_
         "CommandError: '2031-02-30' is not a date: give the password grant's last day (UTC) as YYYY-MM-DD, "
         "or none to clear it.\n"
     )
+
+
+# --- DPoP ---------------------------------------------------------------------------------
+
+
+def test_dpop_required_makes_the_client_send_proofs_from_its_next_request(make_client, post_token):
+    app = make_client(name="mobile-app")
+    assert post_token({"grant_type": "client_credentials"}, app=app).status_code == 200
+
+    printed = update_client("mobile-app", "--dpop", "Required")
+
+    assert printed == (
+        f"mobile-app ({app.client_id}): DPoP required: token requests without a DPoP proof are refused "
+        "(invalid_dpop_proof).\n"
+    )
+    assert post_token({"grant_type": "client_credentials"}, app=app).json()["error"] == "invalid_dpop_proof"
+
+
+def test_dpop_off_and_back_to_optional(make_client):
+    make_client(name="mobile-app")
+
+    assert "DPoP off: the DPoP header is ignored" in update_client("mobile-app", "--dpop", "off")
+    assert "(unchanged)" in update_client("mobile-app", "--dpop", "off")
+    assert "DPoP optional" in update_client("mobile-app", "--dpop", "optional")
+    assert Application.objects.get(name="mobile-app").dpop == "optional"
+
+
+def test_a_public_client_required_by_the_setting_is_told_so(make_client, settings):
+    settings.OAUTHGW = {**settings.OAUTHGW, "DPOP_REQUIRED_FOR_PUBLIC_CLIENTS": True}
+    make_client(
+        name="spa",
+        client_type="public",
+        grant_types="authorization_code refresh_token",
+        redirect_uris="https://app.example/callback",
+    )
+
+    printed = update_client("spa", "--dpop", "off")
+
+    assert "DPoP required" in printed
+    assert "(OAUTHGW_DPOP_REQUIRED_FOR_PUBLIC_CLIENTS, whatever its own: off)" in printed
+
+
+def test_an_unknown_dpop_mode_changes_nothing(make_client):
+    make_client(name="mobile-app")
+
+    with pytest.raises(CommandError) as refused:
+        update_client("mobile-app", "--dpop", "sometimes", "--password-grant-until", "2031-06-30")
+
+    assert str(refused.value) == "'sometimes' is not a DPoP mode: give required, optional or off."
+    app = Application.objects.get(name="mobile-app")
+    assert (app.dpop, app.password_grant_until) == ("optional", None)

@@ -34,6 +34,17 @@ def test_the_token_endpoint_documents_the_password_grants_sunset_headers(schema)
         assert {"Deprecation", "Sunset", "Link"} <= set(responses[status]["headers"]), status
 
 
+def test_the_token_endpoint_documents_dpop(schema):
+    token = schema["paths"]["/oauth2/token"]["post"]
+    schemas = schema["components"]["schemas"]
+
+    assert [parameter["name"] for parameter in token["parameters"]] == ["DPoP"]
+    for status in ("200", "400"):
+        assert "DPoP-Nonce" in token["responses"][status]["headers"], status
+    assert schemas["TokenResponse"]["properties"]["token_type"]["enum"] == ["Bearer", "DPoP"]
+    assert "cnf" in schemas["IntrospectionResponse"]["properties"]
+
+
 def test_helloworld_is_described_with_its_scope_and_response(schema):
     hello = schema["paths"]["/helloworld/"]["get"]
 
